@@ -1,0 +1,483 @@
+//! The `.lvc` bitstream, version 1 (SPEC.md): fixed header, optional sections, the
+//! entropy-coded payload, and a CRC-32 over everything before it.
+//!
+//! Reading checks the magic, the version, the checksum, then every field against the
+//! limits below before anything is allocated from it. Reading is canonical: a file that
+//! reads back without error is written back to exactly the same bytes.
+
+use crate::entropy::{self, EntropyError, Prior, PriorKind};
+use crate::quant;
+
+pub const MAGIC: [u8; 4] = *b"lvcf";
+pub const VERSION: u8 = 1;
+/// Bytes of the fixed header (magic through payload_len).
+pub const FIXED_HEADER_LEN: usize = 86;
+/// Bytes of the CRC-32 trailer.
+pub const CHECKSUM_LEN: usize = 4;
+
+/// Header flag bits. Any other bit set is an error.
+pub const FLAG_SCALING: u8 = 1 << 0;
+pub const FLAG_METADATA: u8 = 1 << 1;
+const KNOWN_FLAGS: u8 = FLAG_SCALING | FLAG_METADATA;
+
+// Limits, checked on write and on read (SPEC.md "Limits").
+pub const MIN_SIDE: u16 = 8;
+pub const MAX_SIDE: u16 = 4096;
+pub const MAX_FRAMES: u16 = 1024;
+/// Largest width * height * frames a decoder must be ready to produce.
+pub const MAX_PIXELS: u64 = 1 << 28;
+pub const MAX_FPS: u32 = 1000;
+pub const MAX_STEPS: u8 = 200;
+pub const MAX_SHIFT: f32 = 100.0;
+pub const MAX_RANK: u8 = 64;
+pub const MAX_K: u32 = 1 << 20;
+pub const MIN_QUANT_STEP: f32 = 1.0 / 16_777_216.0;
+pub const MAX_QUANT_STEP: f32 = 256.0;
+pub const MAX_PAYLOAD: u32 = 16 << 20;
+pub const MAX_M_LOG2: u8 = 16;
+pub const MAX_ETA: f32 = 10.0;
+pub const MAX_TITLE: usize = 255;
+pub const MAX_CAPTION: usize = 4096;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FormatError {
+    #[error("file is truncated: {needed} bytes needed, {got} present")]
+    Truncated { needed: usize, got: usize },
+    #[error("not a lora-video clip (magic {0:02x?}, expected \"lvcf\")")]
+    BadMagic([u8; 4]),
+    #[error("bitstream version {0} is not supported (this decoder reads version {VERSION})")]
+    UnsupportedVersion(u8),
+    #[error("checksum mismatch: stored {stored:08x}, computed {computed:08x}; the file is corrupt")]
+    Checksum { stored: u32, computed: u32 },
+    #[error("unknown header flags {0:#04x}")]
+    UnknownFlags(u8),
+    #[error("header_len is {stored} but the header holds {actual} bytes")]
+    HeaderLength { stored: u16, actual: usize },
+    #[error("{0} bytes follow the payload before the checksum")]
+    TrailingBytes(usize),
+    #[error("{field} = {value} is out of range ({allowed})")]
+    OutOfRange { field: &'static str, value: String, allowed: &'static str },
+    #[error("{0} is not in canonical form (non-zero padding or unused bits)")]
+    NonCanonical(&'static str),
+    #[error("{0} is not valid UTF-8")]
+    InvalidUtf8(&'static str),
+    #[error("the vector has {got} entries but the header says k = {k}")]
+    VectorLength { k: u32, got: usize },
+    #[error(transparent)]
+    Entropy(#[from] EntropyError),
+}
+
+fn out_of_range(field: &'static str, value: impl ToString, allowed: &'static str) -> FormatError {
+    FormatError::OutOfRange { field, value: value.to_string(), allowed }
+}
+
+/// Frame rate as a fraction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Fps {
+    pub num: u16,
+    pub den: u16,
+}
+
+/// The deterministic sampler: Euler steps on a shifted sigma schedule from a fixed seed.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Sampler {
+    pub steps: u8,
+    pub shift: f32,
+    pub seed: u32,
+}
+
+/// Which layers carry LoRA slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoraTargets {
+    /// The q, k, v and out projections of every attention layer.
+    AttentionQkvo = 0,
+}
+
+impl LoraTargets {
+    pub fn from_id(id: u8) -> Option<Self> {
+        (id == 0).then_some(Self::AttentionQkvo)
+    }
+}
+
+/// The adapter's shape and the index map that feeds it from theta.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Lora {
+    pub rank: u8,
+    pub targets: LoraTargets,
+    pub hash_seed: u32,
+    pub k: u32,
+}
+
+/// One scaled sampler step and the candidate the encoder chose there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ScaledStep {
+    pub step: u8,
+    pub choice: u16,
+}
+
+/// Inference-time scaling: M = 2^m_log2 candidates per scaled step, SDE noise level eta.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Scaling {
+    pub m_log2: u8,
+    pub eta: f32,
+    /// Strictly increasing steps.
+    pub steps: Vec<ScaledStep>,
+}
+
+impl Scaling {
+    /// Bits the choices take in the file, before byte padding.
+    pub fn choice_bits(&self) -> usize {
+        self.steps.len() * usize::from(self.m_log2)
+    }
+}
+
+/// Free-form text carried with the clip.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Metadata {
+    pub title: String,
+    pub caption: String,
+}
+
+/// Everything a decoder needs besides the payload.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Header {
+    #[serde(serialize_with = "crate::serialize_hex")]
+    pub model_sha256: [u8; 32],
+    pub width: u16,
+    pub height: u16,
+    pub frames: u16,
+    pub fps: Fps,
+    pub sampler: Sampler,
+    pub lora: Lora,
+    pub quant_step: f32,
+    pub prior: Prior,
+    pub scaling: Option<Scaling>,
+    pub metadata: Option<Metadata>,
+}
+
+fn check_f32(field: &'static str, v: f32, min: f32, max: f32, allowed: &'static str) -> Result<(), FormatError> {
+    if v.is_finite() && v >= min && v <= max { Ok(()) } else { Err(out_of_range(field, v, allowed)) }
+}
+
+impl Header {
+    /// Checks every field against the limits. Reading and writing both call it.
+    pub fn check(&self) -> Result<(), FormatError> {
+        for (field, side) in [("width", self.width), ("height", self.height)] {
+            if !(MIN_SIDE..=MAX_SIDE).contains(&side) || side % 8 != 0 {
+                return Err(out_of_range(field, side, "8..=4096, a multiple of 8"));
+            }
+        }
+        if !(1..=MAX_FRAMES).contains(&self.frames) {
+            return Err(out_of_range("frames", self.frames, "1..=1024"));
+        }
+        let pixels = u64::from(self.width) * u64::from(self.height) * u64::from(self.frames);
+        if pixels > MAX_PIXELS {
+            return Err(out_of_range("width*height*frames", pixels, "at most 2^28"));
+        }
+        if self.fps.num == 0 || self.fps.den == 0 || u32::from(self.fps.num) > MAX_FPS * u32::from(self.fps.den) {
+            return Err(out_of_range("fps", format!("{}/{}", self.fps.num, self.fps.den), "num, den >= 1, num/den <= 1000"));
+        }
+        if !(1..=MAX_STEPS).contains(&self.sampler.steps) {
+            return Err(out_of_range("steps", self.sampler.steps, "1..=200"));
+        }
+        check_f32("shift", self.sampler.shift, f32::MIN_POSITIVE, MAX_SHIFT, "0 < shift <= 100")?;
+        if !(1..=MAX_RANK).contains(&self.lora.rank) {
+            return Err(out_of_range("lora_rank", self.lora.rank, "1..=64"));
+        }
+        if !(1..=MAX_K).contains(&self.lora.k) {
+            return Err(out_of_range("k", self.lora.k, "1..=2^20"));
+        }
+        check_f32("quant_step", self.quant_step, MIN_QUANT_STEP, MAX_QUANT_STEP, "2^-24..=256")?;
+        self.prior.check()?;
+        if let Some(s) = &self.scaling {
+            if !(1..=MAX_M_LOG2).contains(&s.m_log2) {
+                return Err(out_of_range("m_log2", s.m_log2, "1..=16"));
+            }
+            check_f32("eta", s.eta, 0.0, MAX_ETA, "0..=10")?;
+            if s.steps.is_empty() {
+                return Err(out_of_range("scaled steps", 0, "at least one"));
+            }
+            let mut prev: Option<u8> = None;
+            for st in &s.steps {
+                if st.step >= self.sampler.steps || prev.is_some_and(|p| st.step <= p) {
+                    return Err(out_of_range("scaled step", st.step, "increasing, below steps"));
+                }
+                if u32::from(st.choice) >> s.m_log2 != 0 {
+                    return Err(out_of_range("scaling choice", st.choice, "below 2^m_log2"));
+                }
+                prev = Some(st.step);
+            }
+        }
+        if let Some(m) = &self.metadata {
+            if m.title.len() > MAX_TITLE {
+                return Err(out_of_range("title length", m.title.len(), "at most 255 bytes"));
+            }
+            if m.caption.len() > MAX_CAPTION {
+                return Err(out_of_range("caption length", m.caption.len(), "at most 4096 bytes"));
+            }
+        }
+        Ok(())
+    }
+
+    fn flags(&self) -> u8 {
+        (if self.scaling.is_some() { FLAG_SCALING } else { 0 }) | if self.metadata.is_some() { FLAG_METADATA } else { 0 }
+    }
+
+    /// Bytes before the payload: the fixed header plus the optional sections.
+    pub fn header_len(&self) -> usize {
+        let scaling = self.scaling.as_ref().map_or(0, |s| {
+            1 + 4 + usize::from(self.sampler.steps).div_ceil(8) + s.choice_bits().div_ceil(8)
+        });
+        let metadata = self.metadata.as_ref().map_or(0, |m| 1 + m.title.len() + 2 + m.caption.len());
+        FIXED_HEADER_LEN + scaling + metadata
+    }
+}
+
+/// A whole clip: header and entropy-coded payload.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Bitstream {
+    pub header: Header,
+    #[serde(skip)]
+    pub payload: Vec<u8>,
+}
+
+impl Bitstream {
+    /// Entropy-codes the quantised vector `symbols` (length k) under the header's prior.
+    pub fn encode(header: Header, symbols: &[i32]) -> Result<Self, FormatError> {
+        header.check()?;
+        if symbols.len() != header.lora.k as usize {
+            return Err(FormatError::VectorLength { k: header.lora.k, got: symbols.len() });
+        }
+        let payload = entropy::encode(&header.prior, symbols)?;
+        Ok(Self { header, payload })
+    }
+
+    /// The quantised vector, entropy-decoded.
+    pub fn symbols(&self) -> Result<Vec<i32>, FormatError> {
+        Ok(entropy::decode(&self.header.prior, &self.payload, self.header.lora.k as usize)?)
+    }
+
+    /// The dequantised vector theta.
+    pub fn theta(&self) -> Result<Vec<f32>, FormatError> {
+        Ok(quant::dequantize(&self.symbols()?, self.header.quant_step))
+    }
+
+    /// Total size of the file in bytes.
+    pub fn len(&self) -> usize {
+        self.header.header_len() + self.payload.len() + CHECKSUM_LEN
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Serialises the clip; checks the header first.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, FormatError> {
+        let h = &self.header;
+        h.check()?;
+        if self.payload.len() > MAX_PAYLOAD as usize || self.payload.len() % 4 != 0 {
+            return Err(out_of_range("payload_len", self.payload.len(), "a multiple of 4, at most 16 MiB"));
+        }
+        let header_len = h.header_len();
+        let mut w = Vec::with_capacity(self.len());
+        w.extend_from_slice(&MAGIC);
+        w.push(VERSION);
+        w.push(h.flags());
+        w.extend_from_slice(&(header_len as u16).to_le_bytes());
+        w.extend_from_slice(&h.model_sha256);
+        for v in [h.width, h.height, h.frames, h.fps.num, h.fps.den] {
+            w.extend_from_slice(&v.to_le_bytes());
+        }
+        w.extend_from_slice(&[h.sampler.steps, h.lora.rank, h.lora.targets as u8, h.prior.kind as u8]);
+        w.extend_from_slice(&h.sampler.shift.to_le_bytes());
+        w.extend_from_slice(&h.sampler.seed.to_le_bytes());
+        w.extend_from_slice(&h.lora.hash_seed.to_le_bytes());
+        w.extend_from_slice(&h.lora.k.to_le_bytes());
+        w.extend_from_slice(&h.quant_step.to_le_bytes());
+        w.extend_from_slice(&h.prior.scale.to_le_bytes());
+        w.extend_from_slice(&h.prior.min.to_le_bytes());
+        w.extend_from_slice(&h.prior.max.to_le_bytes());
+        w.extend_from_slice(&(self.payload.len() as u32).to_le_bytes());
+        debug_assert_eq!(w.len(), FIXED_HEADER_LEN);
+        if let Some(s) = &h.scaling {
+            w.push(s.m_log2);
+            w.extend_from_slice(&s.eta.to_le_bytes());
+            let mut mask = vec![0u8; usize::from(h.sampler.steps).div_ceil(8)];
+            let mut choices = vec![0u8; s.choice_bits().div_ceil(8)];
+            for (j, st) in s.steps.iter().enumerate() {
+                mask[usize::from(st.step) / 8] |= 1 << (st.step % 8);
+                for b in 0..usize::from(s.m_log2) {
+                    if st.choice >> b & 1 == 1 {
+                        let bit = j * usize::from(s.m_log2) + b;
+                        choices[bit / 8] |= 1 << (bit % 8);
+                    }
+                }
+            }
+            w.extend_from_slice(&mask);
+            w.extend_from_slice(&choices);
+        }
+        if let Some(m) = &h.metadata {
+            w.push(m.title.len() as u8);
+            w.extend_from_slice(m.title.as_bytes());
+            w.extend_from_slice(&(m.caption.len() as u16).to_le_bytes());
+            w.extend_from_slice(m.caption.as_bytes());
+        }
+        debug_assert_eq!(w.len(), header_len);
+        w.extend_from_slice(&self.payload);
+        let crc = crc32fast::hash(&w);
+        w.extend_from_slice(&crc.to_le_bytes());
+        Ok(w)
+    }
+
+    /// Parses and validates a whole `.lvc` file. The payload is not entropy-decoded
+    /// here; call [`Bitstream::symbols`] for that.
+    pub fn read(bytes: &[u8]) -> Result<Self, FormatError> {
+        let got = bytes.len();
+        let need = |needed: usize| if got < needed { Err(FormatError::Truncated { needed, got }) } else { Ok(()) };
+        need(4)?;
+        if bytes[..4] != MAGIC {
+            return Err(FormatError::BadMagic([bytes[0], bytes[1], bytes[2], bytes[3]]));
+        }
+        need(5)?;
+        if bytes[4] != VERSION {
+            return Err(FormatError::UnsupportedVersion(bytes[4]));
+        }
+        need(FIXED_HEADER_LEN + CHECKSUM_LEN)?;
+        let (body, tail) = bytes.split_at(got - CHECKSUM_LEN);
+        let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+        let computed = crc32fast::hash(body);
+        if stored != computed {
+            return Err(FormatError::Checksum { stored, computed });
+        }
+
+        let mut r = Reader { buf: body, pos: 5 };
+        let flags = r.u8()?;
+        if flags & !KNOWN_FLAGS != 0 {
+            return Err(FormatError::UnknownFlags(flags));
+        }
+        let header_len = r.u16()?;
+        let model_sha256: [u8; 32] = r.take(32)?.try_into().expect("32 bytes");
+        let (width, height, frames) = (r.u16()?, r.u16()?, r.u16()?);
+        let fps = Fps { num: r.u16()?, den: r.u16()? };
+        let (steps, rank, targets, prior_kind) = (r.u8()?, r.u8()?, r.u8()?, r.u8()?);
+        let shift = r.f32()?;
+        let seed = r.u32()?;
+        let hash_seed = r.u32()?;
+        let k = r.u32()?;
+        let quant_step = r.f32()?;
+        let prior_scale = r.f32()?;
+        let (prior_min, prior_max) = (r.u16()? as i16, r.u16()? as i16);
+        let payload_len = r.u32()?;
+
+        let targets = LoraTargets::from_id(targets).ok_or_else(|| out_of_range("lora_targets", targets, "0"))?;
+        let kind = PriorKind::from_id(prior_kind).ok_or_else(|| out_of_range("prior_kind", prior_kind, "0 or 1"))?;
+        let mut header = Header {
+            model_sha256,
+            width,
+            height,
+            frames,
+            fps,
+            sampler: Sampler { steps, shift, seed },
+            lora: Lora { rank, targets, hash_seed, k },
+            quant_step,
+            prior: Prior { kind, scale: prior_scale, min: prior_min, max: prior_max },
+            scaling: None,
+            metadata: None,
+        };
+        // Checked before the optional sections are sized from `steps`.
+        header.check()?;
+
+        if flags & FLAG_SCALING != 0 {
+            header.scaling = Some(read_scaling(&mut r, steps)?);
+        }
+        if flags & FLAG_METADATA != 0 {
+            let title_len = usize::from(r.u8()?);
+            let title = utf8(r.take(title_len)?, "title")?;
+            let caption_len = usize::from(r.u16()?);
+            if caption_len > MAX_CAPTION {
+                return Err(out_of_range("caption length", caption_len, "at most 4096 bytes"));
+            }
+            let caption = utf8(r.take(caption_len)?, "caption")?;
+            header.metadata = Some(Metadata { title, caption });
+        }
+        header.check()?;
+        if usize::from(header_len) != r.pos {
+            return Err(FormatError::HeaderLength { stored: header_len, actual: r.pos });
+        }
+        if payload_len > MAX_PAYLOAD || payload_len % 4 != 0 {
+            return Err(out_of_range("payload_len", payload_len, "a multiple of 4, at most 16 MiB"));
+        }
+        let payload = r.take(payload_len as usize)?.to_vec();
+        if r.pos != body.len() {
+            return Err(FormatError::TrailingBytes(body.len() - r.pos));
+        }
+        Ok(Self { header, payload })
+    }
+}
+
+fn read_scaling(r: &mut Reader<'_>, steps: u8) -> Result<Scaling, FormatError> {
+    let m_log2 = r.u8()?;
+    let eta = r.f32()?;
+    if !(1..=MAX_M_LOG2).contains(&m_log2) {
+        return Err(out_of_range("m_log2", m_log2, "1..=16"));
+    }
+    let mask = r.take(usize::from(steps).div_ceil(8))?;
+    let scaled: Vec<u8> = (0..steps).filter(|&s| mask[usize::from(s) / 8] >> (s % 8) & 1 == 1).collect();
+    if steps % 8 != 0 && mask[mask.len() - 1] >> (steps % 8) != 0 {
+        return Err(FormatError::NonCanonical("scaling step mask"));
+    }
+    let bits = scaled.len() * usize::from(m_log2);
+    let packed = r.take(bits.div_ceil(8))?;
+    let bit = |i: usize| u16::from(packed[i / 8] >> (i % 8) & 1);
+    if bits % 8 != 0 && packed[packed.len() - 1] >> (bits % 8) != 0 {
+        return Err(FormatError::NonCanonical("scaling choices"));
+    }
+    let m = usize::from(m_log2);
+    let steps = scaled
+        .iter()
+        .enumerate()
+        .map(|(j, &step)| ScaledStep { step, choice: (0..m).map(|b| bit(j * m + b) << b).sum() })
+        .collect();
+    Ok(Scaling { m_log2, eta, steps })
+}
+
+fn utf8(bytes: &[u8], field: &'static str) -> Result<String, FormatError> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| FormatError::InvalidUtf8(field))
+}
+
+/// A bounds-checked little-endian cursor.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], FormatError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
+        let end = end.ok_or(FormatError::Truncated { needed: self.pos.saturating_add(n) + CHECKSUM_LEN, got: self.buf.len() + CHECKSUM_LEN })?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], FormatError> {
+        Ok(self.take(N)?.try_into().expect("N bytes"))
+    }
+
+    fn u8(&mut self) -> Result<u8, FormatError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, FormatError> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+
+    fn u32(&mut self) -> Result<u32, FormatError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn f32(&mut self) -> Result<f32, FormatError> {
+        Ok(f32::from_le_bytes(self.array()?))
+    }
+}
