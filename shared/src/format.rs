@@ -390,6 +390,7 @@ impl Bitstream {
 
         if flags & FLAG_SCALING != 0 {
             header.scaling = Some(read_scaling(&mut r, steps)?);
+            header.check()?;
         }
         if flags & FLAG_METADATA != 0 {
             let title_len = usize::from(r.u8()?);

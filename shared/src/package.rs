@@ -4,7 +4,7 @@
 //! to `W` along one channel axis (per-channel scales). The SHA-256 of the whole file is
 //! the model's identity, named by every bitstream made with it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::{SafeTensorError, SafeTensors};
@@ -219,7 +219,8 @@ impl Package {
             .map(|(n, r)| Ok((n.as_str(), TensorView::new(r.dtype, r.shape.clone(), &r.bytes)?)))
             .collect::<Result<Vec<_>, SafeTensorError>>()?;
         let manifest = serde_json::to_string(&self.manifest)?;
-        let meta = HashMap::from([(MANIFEST_KEY.to_string(), manifest)]);
+        // One key only: safetensors writes its metadata map in hash order.
+        let meta = [(MANIFEST_KEY.to_string(), manifest)].into_iter().collect();
         Ok(safetensors::serialize(views, Some(meta))?)
     }
 

@@ -1,0 +1,260 @@
+//! The `.lvc` reader and writer: round trips of every section, every malformed input
+//! class as a typed error, and property tests (no input panics; reading is canonical).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::{full_clip, minimal_clip, symbols};
+use lora_video_shared::entropy::{EntropyError, Prior, PriorKind};
+use lora_video_shared::format::*;
+use proptest::prelude::*;
+
+/// Recompute the CRC so a test reaches the field checks behind it.
+fn recrc(mut b: Vec<u8>) -> Vec<u8> {
+    let n = b.len() - CHECKSUM_LEN;
+    let crc = crc32fast::hash(&b[..n]);
+    b[n..].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+fn patch(bytes: &[u8], at: usize, with: &[u8]) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    b[at..at + with.len()].copy_from_slice(with);
+    recrc(b)
+}
+
+fn field_of(e: FormatError) -> &'static str {
+    match e {
+        FormatError::OutOfRange { field, .. } => field,
+        other => panic!("expected OutOfRange, got {other:?}"),
+    }
+}
+
+// Offsets in the fixed header (SPEC.md).
+const WIDTH: usize = 40;
+const FRAMES: usize = 44;
+const FPS_DEN: usize = 48;
+const STEPS: usize = 50;
+const TARGETS: usize = 52;
+const PRIOR_KIND: usize = 53;
+const SHIFT: usize = 54;
+const K: usize = 66;
+const QUANT_STEP: usize = 70;
+const PRIOR_MIN: usize = 78;
+const PAYLOAD_LEN: usize = 82;
+
+#[test]
+fn every_section_round_trips() {
+    let mut only_scaling = full_clip();
+    only_scaling.header.metadata = None;
+    let mut only_metadata = full_clip();
+    only_metadata.header.scaling = None;
+    for clip in [minimal_clip(), full_clip(), only_scaling, only_metadata] {
+        let bytes = clip.to_bytes().unwrap();
+        assert_eq!(bytes.len(), clip.len());
+        let back = Bitstream::read(&bytes).unwrap();
+        assert_eq!(back, clip);
+        assert_eq!(back.symbols().unwrap(), clip.symbols().unwrap());
+        assert_eq!(back.to_bytes().unwrap(), bytes);
+    }
+}
+
+#[test]
+fn typical_header_is_86_bytes_plus_4_crc() {
+    let clip = minimal_clip();
+    assert_eq!(clip.header.header_len(), FIXED_HEADER_LEN);
+    assert_eq!(clip.to_bytes().unwrap().len(), 86 + clip.payload.len() + 4);
+    assert_eq!(clip.symbols().unwrap(), symbols(4096));
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let bytes = full_clip().to_bytes().unwrap();
+    for n in 0..bytes.len() {
+        assert!(Bitstream::read(&bytes[..n]).is_err(), "prefix of {n} bytes was accepted");
+    }
+    assert_eq!(Bitstream::read(&bytes[..2]), Err(FormatError::Truncated { needed: 4, got: 2 }));
+    assert_eq!(Bitstream::read(&bytes[..50]), Err(FormatError::Truncated { needed: 90, got: 50 }));
+}
+
+#[test]
+fn every_bit_flip_is_detected() {
+    let bytes = full_clip().to_bytes().unwrap();
+    for bit in 0..bytes.len() * 8 {
+        let mut b = bytes.clone();
+        b[bit / 8] ^= 1 << (bit % 8);
+        let e = Bitstream::read(&b).unwrap_err();
+        match bit / 8 {
+            0..=3 => assert!(matches!(e, FormatError::BadMagic(_)), "bit {bit}: {e:?}"),
+            4 => assert!(matches!(e, FormatError::UnsupportedVersion(_)), "bit {bit}: {e:?}"),
+            _ => assert!(matches!(e, FormatError::Checksum { .. }), "bit {bit}: {e:?}"),
+        }
+    }
+}
+
+#[test]
+fn wrong_magic_version_flags_and_checksum() {
+    let bytes = minimal_clip().to_bytes().unwrap();
+    let png = b"\x89PNG\r\n\x1a\n0000000000";
+    assert_eq!(Bitstream::read(png), Err(FormatError::BadMagic(*b"\x89PNG")));
+    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[2])), Err(FormatError::UnsupportedVersion(2)));
+    assert_eq!(Bitstream::read(&patch(&bytes, 5, &[0x80])), Err(FormatError::UnknownFlags(0x80)));
+    let mut bad_crc = bytes.clone();
+    *bad_crc.last_mut().unwrap() ^= 0xff;
+    assert!(matches!(Bitstream::read(&bad_crc), Err(FormatError::Checksum { .. })));
+}
+
+#[test]
+fn absurd_sizes_are_rejected_before_allocation() {
+    let bytes = minimal_clip().to_bytes().unwrap();
+    let cases: [(usize, Vec<u8>, &str); 12] = [
+        (FRAMES, u16::MAX.to_le_bytes().to_vec(), "frames"),
+        (WIDTH, 0u16.to_le_bytes().to_vec(), "width"),
+        (WIDTH, 4100u16.to_le_bytes().to_vec(), "width"),
+        (WIDTH, [4096u16.to_le_bytes(), 4096u16.to_le_bytes(), 1024u16.to_le_bytes()].concat(), "width*height*frames"),
+        (FPS_DEN, 0u16.to_le_bytes().to_vec(), "fps"),
+        (STEPS, vec![0], "steps"),
+        (TARGETS, vec![9], "lora_targets"),
+        (PRIOR_KIND, vec![7], "prior_kind"),
+        (SHIFT, f32::NAN.to_le_bytes().to_vec(), "shift"),
+        (K, u32::MAX.to_le_bytes().to_vec(), "k"),
+        (QUANT_STEP, f32::INFINITY.to_le_bytes().to_vec(), "quant_step"),
+        (PAYLOAD_LEN, u32::MAX.to_le_bytes().to_vec(), "payload_len"),
+    ];
+    for (at, with, field) in cases {
+        assert_eq!(field_of(Bitstream::read(&patch(&bytes, at, &with)).unwrap_err()), field);
+    }
+    let inverted = patch(&bytes, PRIOR_MIN, &[5i16.to_le_bytes(), (-5i16).to_le_bytes()].concat());
+    assert_eq!(Bitstream::read(&inverted), Err(FormatError::Entropy(EntropyError::EmptyRange { min: 5, max: -5 })));
+}
+
+#[test]
+fn inconsistent_lengths_are_rejected() {
+    let bytes = minimal_clip().to_bytes().unwrap();
+    let stored = u16::from_le_bytes([bytes[6], bytes[7]]);
+    assert_eq!(
+        Bitstream::read(&patch(&bytes, 6, &(stored + 1).to_le_bytes())),
+        Err(FormatError::HeaderLength { stored: stored + 1, actual: 86 })
+    );
+    let mut longer = bytes.clone();
+    longer.splice(bytes.len() - 4..bytes.len() - 4, [1, 2, 3, 4]);
+    assert_eq!(Bitstream::read(&recrc(longer)), Err(FormatError::TrailingBytes(4)));
+    let payload_len = u32::from_le_bytes(bytes[PAYLOAD_LEN..PAYLOAD_LEN + 4].try_into().unwrap());
+    let claims_more = patch(&bytes, PAYLOAD_LEN, &(payload_len + 4).to_le_bytes());
+    assert!(matches!(Bitstream::read(&claims_more), Err(FormatError::Truncated { .. })));
+}
+
+#[test]
+fn sections_must_be_canonical_and_valid() {
+    // full.lvc: steps = 12, scaling at 86 (m_log2, eta, mask[2], choices[3]), metadata at 96.
+    let bytes = full_clip().to_bytes().unwrap();
+    assert_eq!(Bitstream::read(&patch(&bytes, 92, &[bytes[92] | 0x80])), Err(FormatError::NonCanonical("scaling step mask")));
+    assert_eq!(Bitstream::read(&patch(&bytes, 95, &[bytes[95] | 0x80])), Err(FormatError::NonCanonical("scaling choices")));
+    assert_eq!(field_of(Bitstream::read(&patch(&bytes, 86, &[0])).unwrap_err()), "m_log2");
+    assert_eq!(field_of(Bitstream::read(&patch(&bytes, 87, &(-1f32).to_le_bytes())).unwrap_err()), "eta");
+    assert_eq!(field_of(Bitstream::read(&patch(&bytes, 91, &[0, 0])).unwrap_err()), "scaled steps");
+    assert_eq!(Bitstream::read(&patch(&bytes, 97, &[0xff])), Err(FormatError::InvalidUtf8("title")));
+    let caption_len = 96 + 1 + 6;
+    assert_eq!(field_of(Bitstream::read(&patch(&bytes, caption_len, &60000u16.to_le_bytes())).unwrap_err()), "caption length");
+}
+
+#[test]
+fn corrupt_payload_under_a_valid_checksum_is_an_error() {
+    let clip = minimal_clip();
+    let mut bytes = clip.to_bytes().unwrap();
+    let end = bytes.len() - 4;
+    bytes[end - 4..end].copy_from_slice(&[0, 0, 0, 0]);
+    let read = Bitstream::read(&recrc(bytes)).unwrap();
+    assert!(matches!(read.symbols(), Err(FormatError::Entropy(EntropyError::CorruptPayload(_)))));
+}
+
+#[test]
+fn writer_refuses_what_the_reader_would_refuse() {
+    let mut clip = minimal_clip();
+    clip.header.width = 12;
+    assert_eq!(field_of(clip.to_bytes().unwrap_err()), "width");
+    let clip = minimal_clip();
+    assert_eq!(Bitstream::encode(clip.header.clone(), &[0; 3]), Err(FormatError::VectorLength { k: 4096, got: 3 }));
+    let mut h = clip.header;
+    h.prior = Prior { kind: PriorKind::Laplace, scale: 1.0, min: -1, max: 1 };
+    let mut q = vec![0; 4096];
+    q[9] = 2;
+    assert!(matches!(Bitstream::encode(h, &q), Err(FormatError::Entropy(EntropyError::SymbolOutOfRange { .. }))));
+}
+
+fn arb_clip() -> impl Strategy<Value = (Header, Vec<i32>)> {
+    let dims = (1u16..=64, 1u16..=64, 1u16..=32, 1u16..=240, 1u16..=2);
+    let sampler = (1u8..=50, 0.01f32..50.0, any::<u32>());
+    let lora = (1u8..=8, any::<u32>(), 1u32..=600);
+    let coding = (1e-4f32..10.0, prop_oneof![Just(PriorKind::Laplace), Just(PriorKind::Gaussian)], 0.01f32..100.0, -300i32..300);
+    let scaling = proptest::option::of((1u8..=16, 0f32..10.0, proptest::collection::vec(any::<u16>(), 1..50)));
+    let metadata = proptest::option::of(("\\PC{0,40}", "\\PC{0,200}"));
+    (dims, sampler, lora, coding, scaling, metadata).prop_flat_map(
+        |((w, h, f, fps, den), (steps, shift, seed), (rank, hash_seed, k), (step, kind, scale, spread), scaling, meta)| {
+            let symbols = proptest::collection::vec(-spread.abs()..=spread.abs(), k as usize);
+            symbols.prop_map(move |q| {
+                let scaling = scaling.clone().map(|(m_log2, eta, choices)| Scaling {
+                    m_log2,
+                    eta,
+                    steps: (0..steps)
+                        .zip(&choices)
+                        .filter(|(s, c)| s % 3 == 0 || **c % 2 == 0)
+                        .map(|(s, &c)| ScaledStep { step: s, choice: c & ((1u32 << m_log2) - 1) as u16 })
+                        .collect(),
+                });
+                let header = Header {
+                    model_sha256: [seed as u8; 32],
+                    width: w * 8,
+                    height: h * 8,
+                    frames: f,
+                    fps: Fps { num: fps, den },
+                    sampler: Sampler { steps, shift, seed },
+                    lora: Lora { rank, targets: LoraTargets::AttentionQkvo, hash_seed, k },
+                    quant_step: step,
+                    prior: Prior { scale, ..Prior::fit(kind, &q) },
+                    scaling: scaling.filter(|s| !s.steps.is_empty()),
+                    metadata: meta.clone().map(|(title, caption)| Metadata { title, caption }),
+                };
+                (header, q)
+            })
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_valid_clip_round_trips((header, q) in arb_clip()) {
+        let clip = Bitstream::encode(header, &q).unwrap();
+        let bytes = clip.to_bytes().unwrap();
+        let back = Bitstream::read(&bytes).unwrap();
+        prop_assert_eq!(&back, &clip);
+        prop_assert_eq!(back.symbols().unwrap(), q);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let mut b = bytes;
+        if b.len() >= 5 { b[..5].copy_from_slice(b"lvcf\x01"); }
+        let _ = Bitstream::read(&b);
+        if b.len() >= 4 { let _ = Bitstream::read(&recrc(b)); }
+    }
+
+    #[test]
+    fn mutated_files_are_errors_or_read_canonically(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        full in any::<bool>(),
+    ) {
+        let mut b = if full { full_clip() } else { minimal_clip() }.to_bytes().unwrap();
+        for (i, v) in edits {
+            let n = b.len() - CHECKSUM_LEN;
+            b[i.index(n)] = v;
+        }
+        let b = recrc(b);
+        if let Ok(clip) = Bitstream::read(&b) {
+            prop_assert_eq!(clip.to_bytes().unwrap(), b);
+            let _ = clip.symbols();
+        }
+    }
+}

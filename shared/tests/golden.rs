@@ -1,0 +1,110 @@
+//! Golden vectors: the PRNG, the Gaussian noise, the index map, the entropy tables and
+//! whole `.lvc` files, pinned byte for byte. This file runs natively (`cargo test`) and
+//! compiled to wasm32 under node (`scripts/test-wasm.sh`), which proves both targets agree.
+//!
+//! To re-bless after a deliberate format change (native only):
+//! `LVC_BLESS=1 cargo test -p lora-video-shared --test golden -- --nocapture`,
+//! then paste the printed constants. A change here is a change of the format.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use lora_video_shared::entropy::{Prior, PriorKind};
+use lora_video_shared::format::Bitstream;
+use lora_video_shared::hashing::{IndexMap, LoraPart, LoraSlot};
+use lora_video_shared::noise::{self, Stream};
+use lora_video_shared::package::sha256;
+use lora_video_shared::to_hex;
+
+mod common;
+use common::{full_clip, minimal_clip};
+
+fn bless() -> bool {
+    cfg!(not(target_arch = "wasm32")) && std::env::var_os("LVC_BLESS").is_some()
+}
+
+/// Compare, or print the new value when blessing.
+fn pin(name: &str, got: &str, want: &str) {
+    if bless() {
+        println!("BLESS {name} = \"{got}\"");
+    } else {
+        assert_eq!(got, want, "golden vector {name} changed");
+    }
+}
+
+fn hash_u32(v: impl IntoIterator<Item = u32>) -> String {
+    let bytes: Vec<u8> = v.into_iter().flat_map(u32::to_le_bytes).collect();
+    to_hex(&sha256(&bytes))
+}
+
+#[test]
+fn philox_blocks() {
+    let b = noise::block(0x0123_4567_89ab_cdef, Stream::Candidate { step: 3, index: 77 }, 1 << 40);
+    pin("philox_block", &format!("{:08x?}", b), "[9db68938, f2660f66, 2d29e3d7, de55be46]");
+    let draws: Vec<String> = (0..4).map(|i| format!("{:016x}", noise::u64_at(42, Stream::IndexMap, i))).collect();
+    pin("u64_draws", &draws.join(","), "ecba94ea97907da9,1d9cc73d07dea2c9,146515f0f7bc4fb8,bf35da17df9e59b1");
+}
+
+#[test]
+fn gaussian_noise() {
+    let v = noise::gaussian_vec(2026, Stream::Initial, 8);
+    let bits: Vec<String> = v.iter().map(|x| format!("{:08x}", x.to_bits())).collect();
+    pin("gaussian_first8", &bits.join(","), "bea8320d,3f8bb052,3f1aaad4,bfa8e60d,3f2a7bf2,beed79a2,3ea68df2,be7728f1");
+    let many = noise::gaussian_vec(7, Stream::Candidate { step: 12, index: 4095 }, 100_000);
+    pin("gaussian_100k_sha256", &hash_u32(many.iter().map(|x| x.to_bits())), "00aef3984a5e32412e9f4e820deb21c46aab528a06e949e3bb41641d48ceed2f");
+    let far = noise::gaussian(1, Stream::Initial, u64::MAX - 1);
+    pin("gaussian_far", &format!("{:08x}", far.to_bits()), "bf75548e");
+}
+
+fn slots() -> Vec<LoraSlot> {
+    let mut s = Vec::new();
+    for layer in 0..4 {
+        for proj in ["q", "k", "v", "out"] {
+            let name = format!("blocks.{layer}.attn.{proj}");
+            s.push(LoraSlot { layer: name.clone(), part: LoraPart::A, rows: 1, cols: 96 });
+            s.push(LoraSlot { layer: name, part: LoraPart::B, rows: 96, cols: 1 });
+        }
+    }
+    s
+}
+
+#[test]
+fn index_map() {
+    let m = IndexMap::new(&slots(), 1000, 0xfeed).unwrap();
+    assert_eq!(m.len(), 3072);
+    let first: Vec<String> = m.indices()[..12].iter().map(u32::to_string).collect();
+    pin("index_map_first12", &first.join(","), "878,376,104,753,608,28,370,0,972,510,94,986");
+    pin("index_map_sha256", &hash_u32(m.indices().iter().copied()), "da9c50ab98c82ae36efb62d92aa704e7f0ae160db74470c2ea34e22dd0ac1330");
+    pin("index_map_scales_sha256", &hash_u32(m.scales().iter().map(|x| x.to_bits())), "906a35ae32b0d77a1313cc929c63f420807c98f3ab2e1e4d3e1d5db4b73aa9ae");
+}
+
+#[test]
+fn entropy_tables() {
+    for (name, kind, scale, want) in [
+        ("table_laplace", PriorKind::Laplace, 2.5f32, "0225fa440fdb2955f23ec8b79a5e38cc885d92ba784740020c0bd1c4dd69b26b"),
+        ("table_gaussian", PriorKind::Gaussian, 7.25f32, "fed134243b41fe5427f306248fd9b1bfa232ca4cf5c254f698aeb390bef5bc4c"),
+    ] {
+        let t = Prior { kind, scale, min: -60, max: 60 }.table().unwrap();
+        pin(name, &hash_u32(t), want);
+    }
+}
+
+fn check_file(name: &str, clip: Bitstream, golden: &[u8]) {
+    let bytes = clip.to_bytes().unwrap();
+    if bless() {
+        let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::write(&path, &bytes).unwrap();
+        println!("BLESS wrote {path} ({} bytes)", bytes.len());
+        return;
+    }
+    assert_eq!(bytes, golden, "{name} changed");
+    let back = Bitstream::read(golden).unwrap();
+    assert_eq!(back, clip);
+    assert_eq!(back.symbols().unwrap(), clip.symbols().unwrap());
+}
+
+#[test]
+fn golden_files() {
+    check_file("minimal.lvc", minimal_clip(), include_bytes!("golden/minimal.lvc"));
+    check_file("full.lvc", full_clip(), include_bytes!("golden/full.lvc"));
+}
