@@ -108,3 +108,21 @@ fn golden_files() {
     check_file("minimal.lvc", minimal_clip(), include_bytes!("golden/minimal.lvc"));
     check_file("full.lvc", full_clip(), include_bytes!("golden/full.lvc"));
 }
+
+#[test]
+fn package_identity() {
+    use lora_video_shared::package::{LatentNorm, Manifest, Package, SamplerDefaults, Tensor};
+    let mut p = Package::new(Manifest::new(
+        "golden",
+        serde_json::json!({"dim": 96, "depth": 4, "patch": 2}),
+        LatentNorm { mean: vec![0.25; 32], std: vec![1.5; 32] },
+        SamplerDefaults { steps: 8, shift: 3.0 },
+    ));
+    let w = noise::gaussian_vec(5, Stream::Initial, 96 * 32);
+    p.insert("blocks.0.attn.q.weight", Tensor::int8_per_channel(&[96, 32], &w, 1));
+    p.insert("blocks.0.norm.weight", Tensor::f16(&[96], &w[..96]));
+    p.insert("head.bias", Tensor::f32(&[32], w[..32].to_vec()));
+    let bytes = p.to_bytes().unwrap();
+    pin("package_sha256", &to_hex(&sha256(&bytes)), "cf451617aa98673be097c0d0fd9534c417abde521f38f787194c02a72c2e84b4");
+    assert_eq!(Package::from_bytes(&bytes).unwrap(), p);
+}

@@ -1,0 +1,85 @@
+//! Property tests of the noise, the index map, the entropy coder and the package.
+#![cfg(not(target_arch = "wasm32"))]
+
+use lora_video_shared::entropy::{self, Prior, PriorKind};
+use lora_video_shared::hashing::{IndexMap, LoraPart, LoraSlot};
+use lora_video_shared::noise::{self, Stream};
+use lora_video_shared::package::{LatentNorm, Manifest, Package, SamplerDefaults, Tensor};
+use proptest::prelude::*;
+
+fn arb_stream() -> impl Strategy<Value = Stream> {
+    prop_oneof![
+        Just(Stream::Initial),
+        Just(Stream::IndexMap),
+        (any::<u16>(), any::<u32>()).prop_map(|(step, index)| Stream::Candidate { step, index }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn seeking_gives_the_same_noise(seed in any::<u64>(), stream in arb_stream(), start in 0u64..1 << 40, len in 0usize..40) {
+        let mut run = vec![0f32; len];
+        noise::fill_gaussian(seed, stream, start, &mut run);
+        for (j, &z) in run.iter().enumerate() {
+            prop_assert_eq!(z.to_bits(), noise::gaussian(seed, stream, start + j as u64).to_bits());
+            prop_assert!(z.is_finite());
+        }
+    }
+
+    #[test]
+    fn index_map_is_balanced(shapes in proptest::collection::vec((1u32..40, 1u32..40), 1..8), k_frac in 0.0f64..1.0, seed in any::<u64>()) {
+        let slots: Vec<LoraSlot> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, &(rows, cols))| LoraSlot { layer: format!("l{i}"), part: if i % 2 == 0 { LoraPart::A } else { LoraPart::B }, rows, cols })
+            .collect();
+        let d: u64 = slots.iter().map(LoraSlot::len).sum();
+        let k = 1 + ((d - 1) as f64 * k_frac) as u32;
+        let m = IndexMap::new(&slots, k, seed).unwrap();
+        prop_assert_eq!(m.len() as u64, d);
+        let mut uses = vec![0u64; k as usize];
+        for &i in m.indices() {
+            uses[i as usize] += 1;
+        }
+        for (i, &u) in uses.iter().enumerate() {
+            prop_assert!(u == d / u64::from(k) || u == d / u64::from(k) + 1);
+            prop_assert_eq!(u, u64::from(m.uses(i as u32)));
+        }
+        let theta: Vec<f32> = (0..k).map(|i| i as f32 + 1.0).collect();
+        let lora = m.expand(&theta);
+        for p in 0..m.len() {
+            prop_assert_eq!(lora[p], theta[m.index(p) as usize] * m.scale(p));
+        }
+    }
+
+    #[test]
+    fn entropy_round_trips(symbols in proptest::collection::vec(-2000i32..2000, 1..600), gaussian in any::<bool>(), scale in 0.001f32..5000.0) {
+        let kind = if gaussian { PriorKind::Gaussian } else { PriorKind::Laplace };
+        let prior = Prior { scale, ..Prior::fit(kind, &symbols) };
+        let payload = entropy::encode(&prior, &symbols).unwrap();
+        prop_assert_eq!(entropy::decode(&prior, &payload, symbols.len()).unwrap(), symbols);
+    }
+
+    #[test]
+    fn entropy_decode_of_garbage_never_panics(words in proptest::collection::vec(any::<u8>(), 0..64), n in 0usize..200, scale in 0.01f32..100.0) {
+        let prior = Prior { kind: PriorKind::Laplace, scale, min: -50, max: 50 };
+        let _ = entropy::decode(&prior, &words, n);
+    }
+
+    #[test]
+    fn package_round_trips(values in proptest::collection::vec(-100f32..100.0, 1..64), rows in 1usize..5) {
+        let n = values.len() / rows * rows;
+        prop_assume!(n > 0);
+        let (v, shape) = (&values[..n], [rows, n / rows]);
+        let mut p = Package::new(Manifest::new("p", serde_json::json!({}), LatentNorm { mean: vec![0.0], std: vec![1.0] }, SamplerDefaults { steps: 4, shift: 1.0 }));
+        p.insert("w8", Tensor::int8_per_channel(&shape, v, 0));
+        p.insert("w16", Tensor::f16(&shape, v));
+        p.insert("w32", Tensor::f32(&shape, v.to_vec()));
+        let bytes = p.to_bytes().unwrap();
+        let back = Package::from_bytes(&bytes).unwrap();
+        prop_assert_eq!(&back, &p);
+        prop_assert_eq!(back.tensor("w32").unwrap().to_f32(), v.to_vec());
+    }
+}
