@@ -1,0 +1,190 @@
+//! `lora-video info`: what a clip or a base-model package holds.
+
+use std::io::Write;
+use std::path::Path;
+
+use lora_video_shared::format::{self, Bitstream, LoraTargets};
+use lora_video_shared::package::{self, Package, TensorData};
+use lora_video_shared::to_hex;
+use serde::Serialize;
+
+use crate::error::CliError;
+
+/// Reads a whole input file, refusing anything larger than `limit` before reading it.
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, CliError> {
+    let io = |source| CliError::Io { path: path.to_path_buf(), source };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > limit {
+        return Err(CliError::bad_input(path, format!("file is {len} bytes, more than the limit of {limit}")));
+    }
+    std::fs::read(path).map_err(io)
+}
+
+#[derive(Serialize)]
+struct ClipInfo<'a> {
+    kind: &'static str,
+    version: u8,
+    file_bytes: usize,
+    header_bytes: usize,
+    payload_bytes: usize,
+    duration_s: f64,
+    kbps: f64,
+    /// Bits of the inference-time-scaling choices.
+    scaling_bits: usize,
+    header: &'a format::Header,
+}
+
+#[derive(Serialize)]
+struct TensorInfo<'a> {
+    name: &'a str,
+    dtype: &'static str,
+    shape: &'a [usize],
+}
+
+#[derive(Serialize)]
+struct ModelInfo<'a> {
+    kind: &'static str,
+    sha256: String,
+    file_bytes: usize,
+    parameters: usize,
+    manifest: &'a package::Manifest,
+    tensors: Vec<TensorInfo<'a>>,
+}
+
+pub fn run(path: &Path, json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let bytes = read_limited(path, package::MAX_PACKAGE_BYTES as u64)?;
+    let text = if bytes.starts_with(&format::MAGIC) || path.extension().is_none_or(|e| e != "lvm") {
+        clip(path, &bytes, json)?
+    } else {
+        model(path, &bytes, json)?
+    };
+    writeln!(out, "{text}").map_err(|source| CliError::Io { path: "<stdout>".into(), source })
+}
+
+fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
+    let clip = Bitstream::read(bytes).map_err(|e| CliError::bad_input(path, e))?;
+    clip.symbols().map_err(|e| CliError::bad_input(path, e))?;
+    let h = &clip.header;
+    let duration_s = f64::from(h.frames) * f64::from(h.fps.den) / f64::from(h.fps.num);
+    let info = ClipInfo {
+        kind: "clip",
+        version: format::VERSION,
+        file_bytes: bytes.len(),
+        header_bytes: h.header_len(),
+        payload_bytes: clip.payload.len(),
+        duration_s,
+        kbps: bytes.len() as f64 * 8.0 / duration_s / 1000.0,
+        scaling_bits: h.scaling.as_ref().map_or(0, |s| s.choice_bits()),
+        header: h,
+    };
+    if json {
+        return Ok(serde_json::to_string_pretty(&info).expect("serialisable"));
+    }
+    let targets = match h.lora.targets {
+        LoraTargets::AttentionQkvo => "attention q/k/v/out",
+    };
+    let mut t = format!(
+        "{}: lora-video clip, bitstream v{}, {} bytes\n\
+         \x20 size       {}x{}, {} frames at {}/{} fps ({:.2} s, {:.2} kbps)\n\
+         \x20 model      sha256 {}\n\
+         \x20 sampler    {} steps, shift {}, seed {}\n\
+         \x20 adapter    rank {} on {}, k = {}, hash seed {}\n\
+         \x20 quantiser  step {}\n\
+         \x20 prior      {:?}, scale {}, symbols {}..={}\n\
+         \x20 layout     header {} + payload {} + crc 4 bytes",
+        path.display(),
+        info.version,
+        info.file_bytes,
+        h.width,
+        h.height,
+        h.frames,
+        h.fps.num,
+        h.fps.den,
+        duration_s,
+        info.kbps,
+        to_hex(&h.model_sha256),
+        h.sampler.steps,
+        h.sampler.shift,
+        h.sampler.seed,
+        h.lora.rank,
+        targets,
+        h.lora.k,
+        h.lora.hash_seed,
+        h.quant_step,
+        h.prior.kind,
+        h.prior.scale,
+        h.prior.min,
+        h.prior.max,
+        info.header_bytes,
+        info.payload_bytes,
+    );
+    if let Some(s) = &h.scaling {
+        let steps: Vec<String> = s.steps.iter().map(|st| st.step.to_string()).collect();
+        t += &format!(
+            "\n  scaling    M = 2^{}, eta {}, steps {} ({} bits)",
+            s.m_log2,
+            s.eta,
+            steps.join(","),
+            s.choice_bits()
+        );
+    }
+    if let Some(m) = &h.metadata {
+        t += &format!("\n  title      {}\n  caption    {}", m.title, m.caption);
+    }
+    Ok(t)
+}
+
+fn model(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
+    let p = Package::from_bytes(bytes).map_err(|e| CliError::bad_input(path, e))?;
+    let tensors: Vec<TensorInfo> = p
+        .tensors
+        .iter()
+        .map(|(name, t)| TensorInfo {
+            name,
+            dtype: match t.data {
+                TensorData::F32(_) => "f32",
+                TensorData::F16(_) => "f16",
+                TensorData::I8 { .. } => "i8",
+            },
+            shape: &t.shape,
+        })
+        .collect();
+    let info = ModelInfo {
+        kind: "model",
+        sha256: to_hex(&package::sha256(bytes)),
+        file_bytes: bytes.len(),
+        parameters: p.tensors.values().map(|t| t.shape.iter().product::<usize>()).sum(),
+        manifest: &p.manifest,
+        tensors,
+    };
+    if json {
+        return Ok(serde_json::to_string_pretty(&info).expect("serialisable"));
+    }
+    let m = &p.manifest;
+    let mut t = format!(
+        "{}: lora-video base model \"{}\", package v{}, {} bytes\n\
+         \x20 sha256     {}\n\
+         \x20 parameters {} in {} tensors\n\
+         \x20 lora       rank {}, targets {}\n\
+         \x20 sampler    {} steps, shift {}\n\
+         \x20 latent     {} channels\n\
+         \x20 arch       {}",
+        path.display(),
+        m.name,
+        m.version,
+        info.file_bytes,
+        info.sha256,
+        info.parameters,
+        info.tensors.len(),
+        m.lora_rank,
+        m.lora_targets,
+        m.sampler.steps,
+        m.sampler.shift,
+        m.latent.mean.len(),
+        m.architecture,
+    );
+    for ti in &info.tensors {
+        t += &format!("\n  {:<40} {:<4} {:?}", ti.name, ti.dtype, ti.shape);
+    }
+    Ok(t)
+}

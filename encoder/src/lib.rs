@@ -1,0 +1,5 @@
+//! The lora-video command-line codec, as a library so tests can drive it in-process.
+
+pub mod cli;
+pub mod error;
+pub mod info;
