@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The golden vectors (PRNG, Gaussian noise, index map, entropy tables, .lvc and .lvm
+# bytes) compiled to wasm32 and run under node: they must equal the x86-64 results.
+# Needs the wasm32 target and wasm-bindgen-cli at the Cargo.lock version (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+cargo test -j2 -p lora-video-shared --target wasm32-unknown-unknown --test golden
+cargo build -j2 -p lora-video-decoder-wasm --target wasm32-unknown-unknown
