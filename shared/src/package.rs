@@ -169,6 +169,17 @@ fn broadcast_index(mut i: usize, shape: &[usize], strides: &[usize]) -> usize {
     at
 }
 
+impl TensorData {
+    /// Whether every value and scale is finite; a package holds nothing else.
+    pub fn is_finite(&self) -> bool {
+        match self {
+            TensorData::F32(v) => v.iter().all(|x| x.is_finite()),
+            TensorData::F16(v) => v.iter().all(|x| x.is_finite()),
+            TensorData::I8 { scale, .. } => scale.iter().all(|x| x.is_finite()),
+        }
+    }
+}
+
 /// A base-model package: manifest and named tensors.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Package {
@@ -201,6 +212,9 @@ impl Package {
         for (name, t) in &self.tensors {
             if name.ends_with(SCALE_SUFFIX) {
                 return Err(bad(name, format!("names ending in {SCALE_SUFFIX} are reserved")));
+            }
+            if !t.data.is_finite() {
+                return Err(bad(name, "values must be finite"));
             }
             let raw = |dtype, shape: &[usize], bytes| Raw { dtype, shape: shape.to_vec(), bytes };
             match &t.data {
@@ -264,13 +278,13 @@ impl Package {
                         return Err(bad(&sname, format!("shape {scale_shape:?} is not per-channel for {shape:?}")));
                     }
                     let scale = f32_le(sv.data());
-                    if scale.iter().any(|s| !s.is_finite()) {
-                        return Err(bad(&sname, "scales must be finite"));
-                    }
                     TensorData::I8 { values: view.data().iter().map(|&b| b as i8).collect(), scale, scale_shape }
                 }
                 other => return Err(bad(name, format!("dtype {other:?} is not f32, f16 or i8"))),
             };
+            if !data.is_finite() {
+                return Err(bad(name, "values must be finite"));
+            }
             tensors.insert(name.to_string(), Tensor { shape, data });
         }
         for name in st.names() {
@@ -354,5 +368,20 @@ mod tests {
         bytes.truncate(bytes.len() - 1);
         assert!(matches!(Package::from_bytes(&bytes), Err(PackageError::Container(_))));
         assert!(matches!(sample().tensor("nope"), Err(PackageError::MissingTensor(_))));
+        let mut nan = sample();
+        nan.insert("n", Tensor::f16(&[2], &[1.0, f32::NAN]));
+        assert!(matches!(nan.to_bytes(), Err(PackageError::BadTensor { .. })));
+    }
+
+    /// Found by fuzzing: a NaN in an f16 tensor was accepted.
+    #[test]
+    fn non_finite_values_are_refused_on_read() {
+        let nan_f16 = [0x00u8, 0x7e];
+        let views = [("h", TensorView::new(Dtype::F16, vec![1], &nan_f16).unwrap())];
+        let manifest = serde_json::to_string(&sample().manifest).unwrap();
+        let meta = [(MANIFEST_KEY.to_string(), manifest)].into_iter().collect();
+        let bytes = safetensors::serialize(views, Some(meta)).unwrap();
+        let e = Package::from_bytes(&bytes).unwrap_err();
+        assert!(e.to_string().contains("finite"), "{e}");
     }
 }
