@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-cargo test -j2 -p lora-video-shared --target wasm32-unknown-unknown --test golden
+cargo test -j2 -p lora-video-shared --no-default-features --target wasm32-unknown-unknown --test golden
 cargo build -j2 -p lora-video-decoder-wasm --target wasm32-unknown-unknown

@@ -4,6 +4,8 @@
 pub mod entropy;
 pub mod format;
 pub mod hashing;
+#[cfg(feature = "model")]
+pub mod model;
 pub mod noise;
 pub mod package;
 pub mod quant;

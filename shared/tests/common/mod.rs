@@ -1,4 +1,4 @@
-//! Clips shared by the integration tests.
+//! Clips and data shared by the integration tests.
 #![allow(dead_code)]
 
 use lora_video_shared::entropy::{Prior, PriorKind};
@@ -47,3 +47,4 @@ pub fn full_clip() -> Bitstream {
     Bitstream::encode(b.header, &q).unwrap()
 }
 
+pub mod data;
