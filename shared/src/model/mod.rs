@@ -1,5 +1,8 @@
 //! The model side, written once against burn's device-agnostic API: the frozen
 //! autoencoder, the denoiser with its hashed LoRA, and the sampler.
 
+pub mod denoiser;
+pub mod lora;
+pub mod sampler;
 pub mod taef2;
 pub mod weights;

@@ -2,6 +2,7 @@
 //! RGB in [0, 1], 3 x H x W  <->  latent 32 x H/8 x W/8. Frames are coded one by one.
 //! Layer names follow the checkpoint's `nn.Sequential` indices.
 
+#[cfg(feature = "pytorch")]
 use std::path::Path;
 
 use burn::module::Module;

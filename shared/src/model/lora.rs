@@ -1,0 +1,50 @@
+//! Hashed LoRA on the device: theta -> every LoRA factor, through `hashing::IndexMap`.
+//!
+//! Each adapted projection y = x W + b gains (x A) B, with A: [in, rank] and B: [rank, out]
+//! read from theta as `theta[index] * scale`. The gather runs on the backend, so autodiff
+//! carries gradients back to theta.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::hashing::{HashError, IndexMap, LoraSlot};
+
+/// The index map of one model, uploaded once.
+#[derive(Clone, Debug)]
+pub struct LoraMap {
+    k: usize,
+    index: Tensor<1, Int>,
+    scale: Tensor<1>,
+    /// (first entry, [rows, cols]) of every slot, in slot order.
+    slots: Vec<(usize, [usize; 2])>,
+}
+
+impl LoraMap {
+    pub fn new(slots: &[LoraSlot], k: u32, hash_seed: u64, device: &Device) -> Result<Self, HashError> {
+        let map = IndexMap::new(slots, k, hash_seed)?;
+        let d = map.len();
+        let index: Vec<i64> = map.indices().iter().map(|&i| i64::from(i)).collect();
+        Ok(Self {
+            k: k as usize,
+            index: Tensor::from_data(TensorData::new(index, [d]), device),
+            scale: Tensor::from_data(TensorData::new(map.scales(), [d]), device),
+            slots: (0..slots.len())
+                .map(|s| (map.slot_range(s).start, [slots[s].rows as usize, slots[s].cols as usize]))
+                .collect(),
+        })
+    }
+
+    /// The vector length k.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Every slot's matrix for `theta` (length k), in slot order, scaled by `strength`.
+    pub fn factors(&self, theta: Tensor<1>, strength: f32) -> Vec<Tensor<2>> {
+        assert_eq!(theta.dims(), [self.k], "theta length must equal k");
+        let entries = theta.mul_scalar(strength).select(0, self.index.clone()) * self.scale.clone();
+        self.slots
+            .iter()
+            .map(|&(at, [rows, cols])| entries.clone().slice(at..at + rows * cols).reshape([rows, cols]))
+            .collect()
+    }
+}
