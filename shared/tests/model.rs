@@ -112,3 +112,16 @@ fn sampler_is_deterministic_and_uses_the_shared_noise() {
     let c = values(sample(&model, None, shape, 4, 3.0, 6, &device, |_| {}));
     assert_ne!(a, c, "another seed, another sample");
 }
+
+#[test]
+fn weights_round_trip_and_load_checks_shapes() {
+    let device = Device::flex();
+    let (config, model) = model(&device);
+    let w = model.to_weights();
+    assert_eq!(w.len(), (5 + config.depth * 11) * 2);
+    let loaded = Denoiser::load(&config, &w, &device).unwrap();
+    let (x, t) = input([1, 2, 32, 8, 8], &device);
+    assert_eq!(values(model.forward(x.clone(), t.clone(), None)), values(loaded.forward(x, t, None)));
+    let wider = DenoiserConfig { dim: 60, ..config };
+    assert!(Denoiser::load(&wider, &w, &device).is_err());
+}

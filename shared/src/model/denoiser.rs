@@ -12,6 +12,7 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, silu, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::weights::{WeightError, Weights, load_linear, save_linear};
 use crate::hashing::{LoraPart, LoraSlot};
 
 /// Architecture of the denoiser; stored in the package manifest.
@@ -191,6 +192,46 @@ pub struct Denoiser {
 }
 
 impl Denoiser {
+    /// Every linear layer with its weight-name prefix, in a fixed order.
+    fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        let mut v: Vec<(String, &mut Linear)> = vec![
+            ("patch_in.".into(), &mut self.patch_in),
+            ("time_in.".into(), &mut self.time_in),
+            ("time_out.".into(), &mut self.time_out),
+            ("final_modulation.".into(), &mut self.final_modulation),
+            ("patch_out.".into(), &mut self.patch_out),
+        ];
+        for (i, b) in self.blocks.iter_mut().enumerate() {
+            v.push((format!("blocks.{i}.modulation."), &mut b.modulation));
+            v.push((format!("blocks.{i}.mlp_in."), &mut b.mlp_in));
+            v.push((format!("blocks.{i}.mlp_out."), &mut b.mlp_out));
+            for (name, a) in [("spatial", &mut b.spatial), ("temporal", &mut b.temporal)] {
+                for (p, l) in PROJECTIONS.iter().zip([&mut a.q, &mut a.k, &mut a.v, &mut a.out]) {
+                    v.push((format!("blocks.{i}.{name}.{p}."), l));
+                }
+            }
+        }
+        v
+    }
+
+    /// The model's weights by name (`blocks.0.spatial.q.weight`, ...; weights [in, out]).
+    pub fn to_weights(&self) -> Weights {
+        let mut w = Weights::default();
+        for (prefix, linear) in self.clone().linears_mut() {
+            save_linear(&mut w, &prefix, linear);
+        }
+        w
+    }
+
+    /// A model of `config` with the weights `w` (as written by `to_weights`).
+    pub fn load(config: &DenoiserConfig, w: &Weights, device: &Device) -> Result<Self, WeightError> {
+        let mut model = config.init(device);
+        for (prefix, linear) in model.linears_mut() {
+            load_linear(w, &prefix, linear, device)?;
+        }
+        Ok(model)
+    }
+
     /// Velocity for latents x [B, T, C, h, w] at times t [B] in [0, 1]. `lora` is
     /// `LoraMap::factors` (16 per block) or None for the base model.
     pub fn forward(&self, x: Tensor<5>, t: Tensor<1>, lora: Option<&[Tensor<2>]>) -> Tensor<5> {

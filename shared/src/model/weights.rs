@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{GroupNorm, GroupNormConfig, Initializer, PaddingConfig2d};
+use burn::nn::{GroupNorm, GroupNormConfig, Initializer, Linear, PaddingConfig2d};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::package::{Package, PackageError};
@@ -134,4 +134,22 @@ pub fn group_norm(w: &Weights, prefix: &str, groups: usize, channels: usize, dev
     norm.gamma = Some(Param::from_tensor(w.tensor(&format!("{prefix}weight"), [channels], device)?));
     norm.beta = Some(Param::from_tensor(w.tensor(&format!("{prefix}bias"), [channels], device)?));
     Ok(norm)
+}
+
+/// Sets a linear layer's weight [in, out] and bias [out] from `{prefix}weight` and `{prefix}bias`.
+pub fn load_linear(w: &Weights, prefix: &str, linear: &mut Linear, device: &Device) -> Result<(), WeightError> {
+    let [i, o] = linear.weight.dims();
+    linear.weight = Param::from_tensor(w.tensor(&format!("{prefix}weight"), [i, o], device)?);
+    linear.bias = Some(Param::from_tensor(w.tensor(&format!("{prefix}bias"), [o], device)?));
+    Ok(())
+}
+
+/// Adds a linear layer's weight and bias to `w` (a host read-back: native only).
+pub fn save_linear(w: &mut Weights, prefix: &str, linear: &Linear) {
+    let read = |t: Tensor<2>| -> (Vec<usize>, Vec<f32>) { (t.dims().to_vec(), t.into_data().convert::<f32>().try_into_vec().expect("f32 weights")) };
+    let (shape, values) = read(linear.weight.val());
+    w.insert(format!("{prefix}weight"), shape, values);
+    let bias = linear.bias.as_ref().expect("linear layers have a bias").val();
+    let n = bias.dims()[0];
+    w.insert(format!("{prefix}bias"), vec![n], bias.into_data().convert::<f32>().try_into_vec().expect("f32 weights"));
 }
