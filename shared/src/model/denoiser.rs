@@ -33,6 +33,11 @@ const ATTENTIONS: [&str; 2] = ["spatial", "temporal"];
 const PROJECTIONS: [&str; 4] = ["q", "k", "v", "out"];
 
 impl DenoiserConfig {
+    /// The default base model: small enough to train on a CPU and to run in a browser.
+    pub fn base() -> Self {
+        Self { latent_channels: 32, patch: 2, dim: 96, depth: 4, heads: 4, mlp_ratio: 4, lora_rank: 1 }
+    }
+
     /// The configuration the tests use: small enough for CI.
     pub fn tiny() -> Self {
         Self { latent_channels: 32, patch: 2, dim: 48, depth: 2, heads: 2, mlp_ratio: 2, lora_rank: 1 }

@@ -1,0 +1,96 @@
+//! The base model as a package: the committed denoiser file, the `.lvm` that
+//! `pack-base` makes from it and TAEF2, and loading that `.lvm` for encoding or decoding.
+//!
+//! Denoiser file: a package with the denoiser's weights in f16 (names as
+//! `Denoiser::to_weights`). `.lvm`: its matrices in int8 with one scale per output
+//! channel and its biases in f32 under `denoiser.`, the TAEF2 decoder in f16 (its
+//! checkpoint precision) under `taef2.decoder.`, and the same manifest.
+
+use burn::tensor::Device;
+
+use super::denoiser::{Denoiser, DenoiserConfig};
+use super::taef2;
+use super::weights::{WeightError, Weights};
+use crate::package::{LatentNorm, Manifest, Package, PackageError, SamplerDefaults, Tensor, sha256};
+
+pub const DENOISER_PREFIX: &str = "denoiser.";
+pub const TAEF2_DECODER_PREFIX: &str = "taef2.decoder.";
+
+/// The manifest's `architecture`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Architecture {
+    pub denoiser: DenoiserConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    #[error(transparent)]
+    Weights(#[from] WeightError),
+    #[error("the manifest's architecture is not a lora-video denoiser: {0}")]
+    Architecture(serde_json::Error),
+    #[error("latent normalisation must have {want} finite means and positive stds")]
+    LatentNorm { want: usize },
+}
+
+fn architecture(m: &Manifest) -> Result<Architecture, ModelError> {
+    serde_json::from_value(m.architecture.clone()).map_err(ModelError::Architecture)
+}
+
+/// The committed form of a trained denoiser: f16 weights and a manifest.
+pub fn denoiser_package(name: &str, config: &DenoiserConfig, w: &Weights, latent: LatentNorm, sampler: SamplerDefaults) -> Package {
+    let arch = serde_json::to_value(Architecture { denoiser: config.clone() }).expect("serialisable");
+    let mut p = Package::new(Manifest::new(name, arch, latent, sampler));
+    p.manifest.lora_rank = config.lora_rank as u8;
+    for (n, shape, values) in w.iter() {
+        p.insert(n, Tensor::f16(shape, values));
+    }
+    p
+}
+
+/// The `.lvm`: the denoiser's matrices in int8 per output channel, biases f32, and the
+/// TAEF2 decoder in f16. The same inputs give the same bytes.
+pub fn pack_base(denoiser: &Package, taef2_decoder: &Weights) -> Result<Package, ModelError> {
+    architecture(&denoiser.manifest)?;
+    let mut p = Package::new(denoiser.manifest.clone());
+    for (name, t) in &denoiser.tensors {
+        let values = t.to_f32();
+        let packed = if t.shape.len() == 2 { Tensor::int8_per_channel(&t.shape, &values, 1) } else { Tensor::f32(&t.shape, values) };
+        p.insert(&format!("{DENOISER_PREFIX}{name}"), packed);
+    }
+    for (name, shape, values) in taef2_decoder.iter() {
+        p.insert(&format!("{TAEF2_DECODER_PREFIX}{name}"), Tensor::f16(shape, values));
+    }
+    Ok(p)
+}
+
+/// A loaded `.lvm`: what the encoder fits against and what every decoder runs.
+#[derive(Debug)]
+pub struct BaseModel {
+    /// SHA-256 of the package file, the identity clips name.
+    pub sha256: [u8; 32],
+    pub manifest: Manifest,
+    pub config: DenoiserConfig,
+    pub denoiser: Denoiser,
+    pub decoder: taef2::Decoder,
+}
+
+impl BaseModel {
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self, ModelError> {
+        let package = Package::from_bytes(bytes)?;
+        let config = architecture(&package.manifest)?.denoiser;
+        let latent = &package.manifest.latent;
+        let c = config.latent_channels;
+        if latent.mean.len() != c || latent.std.len() != c || latent.std.iter().any(|s| !(*s > 0.0)) {
+            return Err(ModelError::LatentNorm { want: c });
+        }
+        Ok(Self {
+            sha256: sha256(bytes),
+            config: config.clone(),
+            denoiser: Denoiser::load(&config, &Weights::from_package(&package, DENOISER_PREFIX), device)?,
+            decoder: taef2::Decoder::load(&Weights::from_package(&package, TAEF2_DECODER_PREFIX), device)?,
+            manifest: package.manifest,
+        })
+    }
+}
