@@ -29,8 +29,18 @@ for pkg in opencv-doc lomiri-wallpapers-16.04 mate-backgrounds plasma-workspace-
     (cd "$data/pkg" && apt-get download "$pkg" >/dev/null)
     mkdir -p "$dir" && dpkg-deb -x "$data"/pkg/"$pkg"_*.deb "$dir" && touch "$dir/.done"
 done
-# Stills: every jpg/png of the wallpapers and opencv's sample data; clips: opencv's avi files.
-find "$data/deb" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) -size +20k \
-    -exec ln -sf {} "$data/photos/" \; 2>/dev/null || true
+# Stills, one link each with a unique name: opencv's sample photos, every mate and lomiri
+# wallpaper, and one image (the largest) per plasma wallpaper, which ships several
+# resolutions of each (they must not straddle the train/dev split). Clips: opencv's avi.
+find "$data/photos" -maxdepth 1 -type l -delete
+images() { find "$@" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) -size +20k; }
+images "$data/deb/opencv-doc" -path '*/examples/data/*' | while read -r f; do ln -sf "$f" "$data/photos/opencv-$(basename "$f")"; done
+for pkg in mate-backgrounds lomiri-wallpapers-16.04; do
+    images "$data/deb/$pkg" | while read -r f; do ln -sf "$f" "$data/photos/$pkg-$(basename "$f")"; done
+done
+for d in "$data"/deb/plasma-workspace-wallpapers/usr/share/wallpapers/*/; do
+    f=$(images "$d" -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
+    [ -n "$f" ] && ln -sf "$f" "$data/photos/plasma-$(basename "$d").${f##*.}"
+done
 find "$data/deb" -type f -iname '*.avi' -exec ln -sf {} "$data/clips/" \;
 echo "$data"
