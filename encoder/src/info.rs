@@ -4,6 +4,8 @@ use std::io::Write;
 use std::path::Path;
 
 use lora_video_shared::format::{self, Bitstream, LoraTargets};
+use lora_video_shared::model::base::Architecture;
+use lora_video_shared::model::taef2;
 use lora_video_shared::package::{self, Package, TensorData};
 use lora_video_shared::to_hex;
 use serde::Serialize;
@@ -41,9 +43,22 @@ struct TensorInfo<'a> {
     shape: &'a [usize],
 }
 
+/// What one decode of the default operating point costs.
+#[derive(Serialize)]
+struct DecodeCost {
+    frames: usize,
+    width: usize,
+    height: usize,
+    steps: u8,
+    denoiser_gflop: f64,
+    taef2_gflop: f64,
+    total_gflop: f64,
+}
+
 #[derive(Serialize)]
 struct ModelInfo<'a> {
     kind: &'static str,
+    decode_cost: Option<DecodeCost>,
     sha256: String,
     file_bytes: usize,
     parameters: usize,
@@ -149,8 +164,16 @@ fn model(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
             shape: &t.shape,
         })
         .collect();
+    let decode_cost = serde_json::from_value::<Architecture>(p.manifest.architecture.clone()).ok().map(|a| {
+        let (frames, side, steps) = (16, 256, p.manifest.sampler.steps);
+        let lat = side / taef2::SCALE;
+        let denoiser = a.denoiser.flops(frames, lat, lat) as f64 * f64::from(steps) / 1e9;
+        let vae = (taef2::decoder_flops(lat, lat) * frames as u64) as f64 / 1e9;
+        DecodeCost { frames, width: side, height: side, steps, denoiser_gflop: denoiser, taef2_gflop: vae, total_gflop: denoiser + vae }
+    });
     let info = ModelInfo {
         kind: "model",
+        decode_cost,
         sha256: to_hex(&package::sha256(bytes)),
         file_bytes: bytes.len(),
         parameters: p.tensors.values().map(|t| t.shape.iter().product::<usize>()).sum(),
@@ -183,6 +206,12 @@ fn model(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
         m.latent.mean.len(),
         m.architecture,
     );
+    if let Some(c) = &info.decode_cost {
+        t += &format!(
+            "\n  decode     {} frames at {}x{}, {} steps: denoiser {:.1} + TAEF2 {:.1} = {:.1} GFLOP",
+            c.frames, c.width, c.height, c.steps, c.denoiser_gflop, c.taef2_gflop, c.total_gflop
+        );
+    }
     for ti in &info.tensors {
         t += &format!("\n  {:<40} {:<4} {:?}", ti.name, ti.dtype, ti.shape);
     }

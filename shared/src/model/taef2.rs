@@ -150,6 +150,19 @@ impl Decoder {
     }
 }
 
+/// FLOPs (2 per multiply-add) of decoding one frame from an h x w latent, conv by conv.
+pub fn decoder_flops(h: usize, w: usize) -> u64 {
+    let conv = |cin: u64, cout: u64, k: u64, px: usize| 2 * cin * cout * k * k * px as u64;
+    let c = C as u64;
+    let block = |px: usize, pooled: bool| 3 * conv(c, c, 3, px) + if pooled { 2 * conv(c, 4 * c, 1, px) } else { 0 };
+    let px = h * w;
+    let mut f = conv(LATENT_CHANNELS as u64, c, 3, px) + 3 * block(px, true);
+    for (scale, blocks) in [(4, 3), (16, 3), (64, 1)] {
+        f += conv(c, c, 3, px * scale) + blocks * block(px * scale, false);
+    }
+    f + conv(c, 3, 3, px * 64)
+}
+
 /// Nearest-neighbour upsampling by 2.
 fn upsample2(x: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
