@@ -3,7 +3,8 @@
 # registries, into a cache outside the repo ($LORA_VIDEO_DATA, default
 # ~/.cache/lora-video/data). Nothing fetched here is ever committed.
 #   scripts/fetch-data.sh --test   the scikit-image sample photos only (tests)
-#   scripts/fetch-data.sh          everything DESIGN.md lists (training corpus)
+#   scripts/fetch-data.sh          everything DESIGN.md lists (training corpus; real clips
+#                                  need ffmpeg, installed from Debian when run as root)
 set -euo pipefail
 data=${LORA_VIDEO_DATA:-$HOME/.cache/lora-video/data}
 mkdir -p "$data/pkg" "$data/photos" "$data/clips"
@@ -42,5 +43,16 @@ for d in "$data"/deb/plasma-workspace-wallpapers/usr/share/wallpapers/*/; do
     f=$(images "$d" -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
     [ -n "$f" ] && ln -sf "$f" "$data/photos/plasma-$(basename "$d").${f##*.}"
 done
-find "$data/deb" -type f -iname '*.avi' -exec ln -sf {} "$data/clips/" \;
+# Real clips, decoded once to frames (short side 256) with ffmpeg. Megamind_bugy.avi is a
+# deliberately damaged copy (opencv's error-handling sample): skipped.
+if ! command -v ffmpeg >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -q ffmpeg >/dev/null; else echo "no ffmpeg: real clips skipped" >&2; fi
+fi
+if command -v ffmpeg >/dev/null; then
+    find "$data/deb/opencv-doc" -path '*/examples/data/*' -iname '*.avi' ! -iname '*bugy*' | while read -r f; do
+        out="$data/clips/$(basename "$f" .avi)"
+        [ -f "$out/.done" ] && continue
+        mkdir -p "$out" && ffmpeg -v error -nostdin -i "$f" -an -vf "scale='if(gt(iw,ih),-2,256)':'if(gt(iw,ih),256,-2)'" "$out/%05d.png" && touch "$out/.done"
+    done
+fi
 echo "$data"

@@ -63,7 +63,10 @@ struct State {
 }
 
 fn cache_path(o: &TrainOptions) -> PathBuf {
-    o.out.join(format!("latents-{}f-{}px-{}clips-seed{}.safetensors", o.frames, o.size, o.clips, o.seed))
+    let (train, dev) = corpus::corpus(&o.data);
+    let count = |s: &corpus::Split| s.stills.len() + s.videos.iter().map(Vec::len).sum::<usize>();
+    let corpus = format!("{}-{}", count(&train), count(&dev));
+    o.out.join(format!("latents-{}f-{}px-{}clips-seed{}-corpus{corpus}.safetensors", o.frames, o.size, o.clips, o.seed))
 }
 
 /// Builds (or reads) the latent cache: `clips` training clips and clips/8 dev clips.
@@ -80,23 +83,20 @@ fn latents(o: &TrainOptions, log: &mut dyn Write) -> Result<Latents, CliError> {
         let _ = writeln!(log, "latent cache: {}", path.display());
         return Ok(Latents { train: read("train")?, dev: read("dev")?, clip });
     }
-    let stills = corpus::list_stills(&o.data.join("photos"));
-    let (train, dev) = corpus::split(stills);
-    if train.is_empty() || dev.is_empty() {
+    let (train, dev) = corpus::corpus(&o.data);
+    if train.stills.is_empty() || dev.stills.is_empty() {
         return Err(CliError::bad_input(&o.data, "no photos found: run `bash scripts/fetch-data.sh` first"));
     }
-    let _ = writeln!(log, "corpus: {} training and {} held-out photos under {}", train.len(), dev.len(), o.data.display());
+    let _ = writeln!(log, "corpus: train {}; held out {}", train.describe(), dev.describe());
     let device = Device::flex();
     let (enc, _) = taef2::load_checkpoints(&o.taef2).map_err(|e| CliError::bad_input(&o.taef2, e))?;
     let encoder = taef2::Encoder::load(&enc, &device).map_err(|e| CliError::bad_input(&o.taef2, e))?;
-    let short = (o.size as u32 * 5) / 2;
-    let make = |files: &[PathBuf], n: usize, seed: u64, label: &str| -> Vec<f32> {
+    let make = |split: &corpus::Split, n: usize, seed: u64, label: &str| -> Vec<f32> {
         let mut rng = Rng::new(seed);
         let bar = progress(n as u64, label, o.quiet);
         let mut out = Vec::with_capacity(n * clip.iter().product::<usize>());
         while out.len() < n * clip.iter().product::<usize>() {
-            let Some(img) = corpus::load_still(&files[rng.below(files.len())], short) else { continue };
-            let frames = corpus::camera_clip(&img, o.frames, o.size, &mut rng);
+            let Some(frames) = split.clip(o.frames, o.size, &mut rng) else { continue };
             out.extend(corpus::encode_clip(&encoder, frames, o.frames, o.size, &device));
             bar.inc(1);
         }

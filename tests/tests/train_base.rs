@@ -31,7 +31,7 @@ fn train(out: &Path, steps: usize) -> String {
 fn train_resume_and_pack() {
     let (a, b) = (scratch("a"), scratch("b"));
     let log = train(&a, 6);
-    assert!(log.contains("held-out photos"), "{log}");
+    assert!(log.contains("held out"), "{log}");
     assert!(log.contains("validation loss"), "{log}");
     let csv = std::fs::read_to_string(a.join("log.csv")).unwrap();
     assert_eq!(csv.lines().count(), 2, "validation at steps 3 and 6: {csv}");
