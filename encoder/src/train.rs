@@ -220,7 +220,7 @@ pub fn run(o: &TrainOptions, log: &mut dyn Write) -> Result<(), CliError> {
     let bar = progress(o.steps as u64, "train", o.quiet);
     bar.set_position(state.step as u64);
     let started = Instant::now();
-    let step_at_start = state.step;
+    let (step_at_start, seconds_at_start) = (state.step, state.train_seconds);
     let mut ema = None;
     let mut csv = std::fs::OpenOptions::new().create(true).append(true).open(o.out.join("log.csv")).map_err(io_err(&o.out))?;
     while state.step < o.steps {
@@ -236,7 +236,7 @@ pub fn run(o: &TrainOptions, log: &mut dyn Write) -> Result<(), CliError> {
         model = optim.step(lr, model, grads);
         state.step += 1;
         ema = Some(ema.map_or(value, |m: f64| 0.98 * m + 0.02 * value));
-        let secs = state.train_seconds + started.elapsed().as_secs_f64();
+        let secs = seconds_at_start + started.elapsed().as_secs_f64();
         let val = state.val.last().map_or("-".into(), |v| format!("{:.4}", v.1));
         let clips_per_s = ((state.step - step_at_start) * o.batch) as f64 / started.elapsed().as_secs_f64().max(1e-9);
         bar.set_message(format!("loss {:.4} val {val} {clips_per_s:.2} clips/s", ema.unwrap_or(value)));

@@ -34,7 +34,7 @@ fn input(shape: [usize; 5], device: &Device) -> (Tensor<5>, Tensor<1>) {
 fn theta_zero_is_exactly_the_base_model() {
     let device = Device::flex();
     let (config, model) = model(&device);
-    let map = LoraMap::new(&config.lora_slots(), K, 9, &device).unwrap();
+    let map = LoraMap::new(&config.lora_slots(1), K, 9, &device).unwrap();
     let (x, t) = input([1, 3, 32, 8, 8], &device);
     let base = values(model.forward(x.clone(), t.clone(), None));
     let zero = values(model.forward(x.clone(), t.clone(), Some(&map.factors(theta(1, 0.0, &device), 1.0))));
@@ -48,8 +48,10 @@ fn theta_zero_is_exactly_the_base_model() {
 fn strength_zero_is_the_base_model_and_slots_follow_the_config() {
     let device = Device::flex();
     let (config, model) = model(&device);
-    assert_eq!(config.lora_slots().len(), config.depth * 2 * 4 * 2);
-    let map = LoraMap::new(&config.lora_slots(), K, 9, &device).unwrap();
+    assert_eq!(config.lora_slots(1).len(), config.depth * 2 * 4 * 2);
+    let entries = |r| config.lora_slots(r).iter().map(|s| s.len()).sum::<u64>();
+    assert_eq!((entries(1), entries(3)), (2 * 16 * 48, 3 * 2 * 16 * 48));
+    let map = LoraMap::new(&config.lora_slots(1), K, 9, &device).unwrap();
     let (x, t) = input([1, 2, 32, 8, 8], &device);
     let base = values(model.forward(x.clone(), t.clone(), None));
     let off = values(model.forward(x, t, Some(&map.factors(theta(2, 0.5, &device), 0.0))));
@@ -72,7 +74,7 @@ fn any_size_and_length() {
 fn gradients_reach_theta() {
     let device = Device::flex().autodiff();
     let (config, model) = model(&device);
-    let map = LoraMap::new(&config.lora_slots(), K, 9, &device).unwrap();
+    let map = LoraMap::new(&config.lora_slots(1), K, 9, &device).unwrap();
     let th = theta(4, 0.1, &device).require_grad();
     let (x, t) = input([1, 2, 32, 8, 8], &device);
     let target = initial_noise([1, 2, 32, 8, 8], 77, &device);

@@ -6,7 +6,7 @@
 //! channel and its biases in f32 under `denoiser.`, the TAEF2 decoder in f16 (its
 //! checkpoint precision) under `taef2.decoder.`, and the same manifest.
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor as BurnTensor, TensorData};
 
 use super::denoiser::{Denoiser, DenoiserConfig};
 use super::taef2;
@@ -92,5 +92,18 @@ impl BaseModel {
             decoder: taef2::Decoder::load(&Weights::from_package(&package, TAEF2_DECODER_PREFIX), device)?,
             manifest: package.manifest,
         })
+    }
+}
+
+impl BaseModel {
+    /// Model-space latents [B, T, C, h, w] -> frames [B, T, 3, 8h, 8w] in [0, 1]: undo the
+    /// latent normalisation, then TAEF2-decode every frame.
+    pub fn decode(&self, z: BurnTensor<5>) -> BurnTensor<5> {
+        let [b, t, c, h, w] = z.dims();
+        let device = z.device();
+        let per_channel = |v: &[f32]| BurnTensor::<1>::from_data(TensorData::new(v.to_vec(), [c]), &device).reshape([1, 1, c, 1, 1]);
+        let z = z * per_channel(&self.manifest.latent.std) + per_channel(&self.manifest.latent.mean);
+        let s = taef2::SCALE;
+        self.decoder.forward(z.reshape([b * t, c, h, w])).reshape([b, t, 3, h * s, w * s])
     }
 }

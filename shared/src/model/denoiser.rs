@@ -24,6 +24,7 @@ pub struct DenoiserConfig {
     pub depth: usize,
     pub heads: usize,
     pub mlp_ratio: usize,
+    /// The default LoRA rank of clips made with this model.
     pub lora_rank: usize,
 }
 
@@ -76,10 +77,11 @@ impl DenoiserConfig {
         }
     }
 
-    /// The LoRA slots, in the order the index map numbers them: block, attention
-    /// (spatial, temporal), projection (q, k, v, out), A [dim, rank] then B [rank, dim].
-    pub fn lora_slots(&self) -> Vec<LoraSlot> {
-        let (d, r) = (self.dim as u32, self.lora_rank as u32);
+    /// The LoRA slots at `rank` (a clip's header sets it), in the order the index map
+    /// numbers them: block, attention (spatial, temporal), projection (q, k, v, out),
+    /// A [dim, rank] then B [rank, dim]. There are depth * 16 * dim * rank entries.
+    pub fn lora_slots(&self, rank: usize) -> Vec<LoraSlot> {
+        let (d, r) = (self.dim as u32, rank as u32);
         let mut slots = Vec::new();
         for b in 0..self.depth {
             for a in ATTENTIONS {
