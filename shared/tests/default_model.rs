@@ -2,61 +2,38 @@
 //! the packed model has learned a prior: on real photos it predicts the flow-matching
 //! velocity far better than a model that predicts zero.
 
+#![cfg(feature = "pytorch")]
+
+mod common;
+
 use std::path::PathBuf;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use lora_video::cli::run;
-use lora_video_shared::model::base::BaseModel;
+use common::data::{photo, square_planar, taef2_dir};
+use lora_video_shared::model::base::{BaseModel, pack_base};
 use lora_video_shared::model::taef2;
 use lora_video_shared::noise::{self, Stream};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn taef2_dir() -> PathBuf {
-    std::env::var_os("LORA_VIDEO_TAEF2").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/assets/taef2"))
-}
-
-fn photo(name: &str, side: u32) -> Vec<f32> {
-    let data = std::env::var_os("LORA_VIDEO_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/lora-video/data"));
-    let path = data.join("photos/scikit-image").join(name);
-    let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/fetch-data.sh --test", path.display())).to_rgb8();
-    let s = img.width().min(img.height());
-    let crop = image::imageops::crop_imm(&img, (img.width() - s) / 2, (img.height() - s) / 2, s, s).to_image();
-    let small = image::imageops::resize(&crop, side, side, image::imageops::FilterType::Triangle);
-    let n = (side * side) as usize;
-    let mut out = vec![0.0; 3 * n];
-    for (i, p) in small.pixels().enumerate() {
-        for c in 0..3 {
-            out[c * n + i] = f32::from(p[c]) / 255.0;
-        }
-    }
-    out
-}
+use lora_video_shared::package::Package;
 
 #[test]
 fn default_model_packs_loads_and_has_learned_a_prior() {
-    let lvm = std::env::temp_dir().join(format!("lora-video-default-{}.lvm", std::process::id()));
-    let denoiser = root().join("models/default/denoiser.safetensors");
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/default/denoiser.safetensors");
+    let denoiser = Package::from_bytes(&std::fs::read(&file).unwrap()).unwrap();
     let t = taef2_dir();
-    let args = ["lora-video", "pack-base", "--denoiser", denoiser.to_str().unwrap(), "--taef2", t.to_str().unwrap(), "-o", lvm.to_str().unwrap()];
-    run(args, &mut Vec::new()).unwrap();
-    let bytes = std::fs::read(&lvm).unwrap();
+    let (enc, dec) = taef2::load_checkpoints(&t).unwrap();
+    let bytes = pack_base(&denoiser, &dec).unwrap().to_bytes().unwrap();
+    assert_eq!(pack_base(&denoiser, &dec).unwrap().to_bytes().unwrap(), bytes, "pack-base is reproducible");
     assert!(bytes.len() < 16 << 20, "the .lvm is {} bytes", bytes.len());
     let device = Device::flex();
     let base = BaseModel::from_bytes(&bytes, &device).unwrap();
 
     // Real photos -> TAEF2 latents -> the model's normalisation: a 4-frame still clip each.
-    let (enc, _) = taef2::load_checkpoints(&t).unwrap();
     let encoder = taef2::Encoder::load(&enc, &device).unwrap();
     let norm = &base.manifest.latent;
     let (frames, side) = (4, 128);
     let (mut model_loss, mut zero_loss) = (0.0f64, 0.0f64);
     for (i, name) in ["chelsea.png", "coffee.png", "rocket.jpg"].iter().enumerate() {
-        let x = Tensor::<4>::from_data(TensorData::new(photo(name, side), [1, 3, side as usize, side as usize]), &device);
+        let x = Tensor::<4>::from_data(TensorData::new(square_planar(&photo(name), side), [1, 3, side as usize, side as usize]), &device);
         let z: Vec<f32> = encoder.forward(x).into_data().try_to_vec().unwrap();
         let hw = z.len() / 32;
         let z: Vec<f32> = z.iter().enumerate().map(|(j, v)| (v - norm.mean[j / hw]) / norm.std[j / hw]).collect();
