@@ -62,28 +62,34 @@ struct State {
     train_seconds: f64,
 }
 
-fn cache_path(o: &TrainOptions) -> PathBuf {
-    let (train, dev) = corpus::corpus(&o.data);
+fn cache_path(o: &TrainOptions, train: &corpus::Split, dev: &corpus::Split) -> PathBuf {
     let count = |s: &corpus::Split| s.stills.len() + s.videos.iter().map(Vec::len).sum::<usize>();
-    let corpus = format!("{}-{}", count(&train), count(&dev));
+    let corpus = format!("{}-{}", count(train), count(dev));
     o.out.join(format!("latents-{}f-{}px-{}clips-seed{}-corpus{corpus}.safetensors", o.frames, o.size, o.clips, o.seed))
 }
 
-/// Builds (or reads) the latent cache: `clips` training clips and clips/8 dev clips.
+/// The latents a cache file holds (f16, read back as f32).
+fn read_cache(path: &Path, clip: [usize; 4]) -> Result<Latents, CliError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| CliError::bad_input(path, e))?;
+    let read = |name: &str| -> Result<Vec<f32>, CliError> {
+        let t = st.tensor(name).map_err(|e| CliError::bad_input(path, e))?;
+        Ok(t.data().chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect())
+    };
+    Ok(Latents { train: read("train")?, dev: read("dev")?, clip })
+}
+
+/// The latent cache: `clips` training clips and clips/8 dev clips, made once. Training
+/// always reads the cache file back, so a fresh run and a cached run see the same data.
 fn latents(o: &TrainOptions, log: &mut dyn Write) -> Result<Latents, CliError> {
     let h = o.size / taef2::SCALE;
     let clip = [o.frames, taef2::LATENT_CHANNELS, h, h];
-    let path = cache_path(o);
-    if let Ok(bytes) = std::fs::read(&path) {
-        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| CliError::bad_input(&path, e))?;
-        let read = |name: &str| -> Result<Vec<f32>, CliError> {
-            let t = st.tensor(name).map_err(|e| CliError::bad_input(&path, e))?;
-            Ok(t.data().chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect())
-        };
-        let _ = writeln!(log, "latent cache: {}", path.display());
-        return Ok(Latents { train: read("train")?, dev: read("dev")?, clip });
-    }
     let (train, dev) = corpus::corpus(&o.data);
+    let path = cache_path(o, &train, &dev);
+    if path.exists() {
+        let _ = writeln!(log, "latent cache: {}", path.display());
+        return read_cache(&path, clip);
+    }
     if train.stills.is_empty() || dev.stills.is_empty() {
         return Err(CliError::bad_input(&o.data, "no photos found: run `bash scripts/fetch-data.sh` first"));
     }
@@ -91,31 +97,29 @@ fn latents(o: &TrainOptions, log: &mut dyn Write) -> Result<Latents, CliError> {
     let device = Device::flex();
     let (enc, _) = taef2::load_checkpoints(&o.taef2).map_err(|e| CliError::bad_input(&o.taef2, e))?;
     let encoder = taef2::Encoder::load(&enc, &device).map_err(|e| CliError::bad_input(&o.taef2, e))?;
-    let make = |split: &corpus::Split, n: usize, seed: u64, label: &str| -> Vec<f32> {
+    let clip_len: usize = clip.iter().product();
+    let make = |split: &corpus::Split, n: usize, seed: u64, label: &str| -> Vec<u8> {
         let mut rng = Rng::new(seed);
         let bar = progress(n as u64, label, o.quiet);
-        let mut out = Vec::with_capacity(n * clip.iter().product::<usize>());
-        while out.len() < n * clip.iter().product::<usize>() {
+        let mut out = Vec::with_capacity(n * clip_len * 2);
+        while out.len() < n * clip_len * 2 {
             let Some(frames) = split.clip(o.frames, o.size, &mut rng) else { continue };
-            out.extend(corpus::encode_clip(&encoder, frames, o.frames, o.size, &device));
+            let z = corpus::encode_clip(&encoder, frames, o.frames, o.size, &device);
+            out.extend(z.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()));
             bar.inc(1);
         }
         bar.finish();
         out
     };
-    let lat = Latents { train: make(&train, o.clips, o.seed, "encode train"), dev: make(&dev, (o.clips / 8).max(4), o.seed ^ 0xdef, "encode dev"), clip };
-    let f16 = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect() };
-    let (tb, db) = (f16(&lat.train), f16(&lat.dev));
-    let shape = |n: usize| [vec![n], clip.to_vec()].concat();
+    let (tb, db) = (make(&train, o.clips, o.seed, "encode train"), make(&dev, (o.clips / 8).max(4), o.seed ^ 0xdef, "encode dev"));
+    let shape = |bytes: &[u8]| [vec![bytes.len() / 2 / clip_len], clip.to_vec()].concat();
     let views = [
-        ("train", TensorView::new(Dtype::F16, shape(lat.train.len() / lat.clip_len()), &tb).expect("shape")),
-        ("dev", TensorView::new(Dtype::F16, shape(lat.dev.len() / lat.clip_len()), &db).expect("shape")),
+        ("train", TensorView::new(Dtype::F16, shape(&tb), &tb).expect("shape")),
+        ("dev", TensorView::new(Dtype::F16, shape(&db), &db).expect("shape")),
     ];
     let bytes = safetensors::serialize(views, None).map_err(|e| CliError::bad_input(&path, e))?;
     write_atomic(&path, &bytes)?;
-    // Train on exactly what the cache holds, whether it was just made or read back.
-    let rounded = |v: Vec<f32>| v.into_iter().map(|x| half::f16::from_f32(x).to_f32()).collect();
-    Ok(Latents { train: rounded(lat.train), dev: rounded(lat.dev), clip })
+    read_cache(&path, clip)
 }
 
 /// Per-channel mean and std of the training latents.

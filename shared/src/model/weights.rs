@@ -90,7 +90,7 @@ impl Weights {
         for (name, t) in reader.into_tensors() {
             let raw = t.read().map_err(|e| err(format!("{name}: {e}")))?;
             let values: Vec<f32> = match t.dtype() {
-                DType::F32 => raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+                DType::F32 => crate::package::f32_le(&raw),
                 DType::F16 => raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
                 DType::BF16 => raw.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
                 other => return Err(err(format!("{name}: dtype {other:?} is not a float"))),
