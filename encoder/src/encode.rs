@@ -1,0 +1,325 @@
+//! `lora-video encode`: frames -> TAEF2 latents -> two-stage fit of theta -> quantise ->
+//! entropy code -> `.lvc`, with rate control by `--lambda` or a byte budget.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use lora_video_shared::entropy::{Prior, PriorKind};
+use lora_video_shared::format::{self, Bitstream, Fps, Header, Lora, LoraTargets, Sampler};
+use lora_video_shared::model::base::BaseModel;
+use lora_video_shared::model::render::{self, Frames, Render};
+use lora_video_shared::model::taef2;
+use lora_video_shared::quant;
+use serde::Serialize;
+
+use crate::error::CliError;
+use crate::fit::{self, FitConfig, FitNoise};
+use crate::io::{progress, write_atomic};
+use crate::media::{self, Select};
+use crate::model::{load_base, load_taef2_encoder};
+use crate::output;
+
+/// Encoder effort: fit steps and times per step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    Fast,
+    Default,
+    Slow,
+}
+
+impl Preset {
+    /// (stage-1 steps, stage-2 steps, times per step)
+    pub fn schedule(self) -> (usize, usize, usize) {
+        match self {
+            Preset::Fast => (100, 30, 2),
+            Preset::Default => (300, 80, 2),
+            Preset::Slow => (900, 200, 4),
+        }
+    }
+}
+
+/// The default weight of bits in stage 2.
+pub const DEFAULT_LAMBDA: f64 = 2e-6;
+/// The default vector length (capped by the model's LoRA entries).
+pub const DEFAULT_K: u32 = 4096;
+
+#[derive(Clone, Debug)]
+pub struct EncodeOptions {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub model: PathBuf,
+    pub taef2: PathBuf,
+    pub select: Select,
+    pub size: (u32, u32),
+    pub fps: Option<(u16, u16)>,
+    pub lambda: Option<f64>,
+    pub bytes: Option<usize>,
+    pub kbps: Option<f64>,
+    pub preset: Preset,
+    /// Overrides of the preset's schedule.
+    pub stage1: Option<usize>,
+    pub stage2: Option<usize>,
+    pub lr: f64,
+    pub seed: u32,
+    pub k: Option<u32>,
+    pub rank: u8,
+    pub steps: Option<u8>,
+    pub noise: FitNoise,
+    pub title: Option<String>,
+    pub write_source: Option<PathBuf>,
+    pub json: bool,
+    pub quiet: bool,
+}
+
+/// The machine-readable result of an encode (`--json`).
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub output: PathBuf,
+    pub bytes: usize,
+    pub payload_bytes: usize,
+    pub budget_bytes: Option<usize>,
+    pub width: u16,
+    pub height: u16,
+    pub frames: u16,
+    pub fps: String,
+    pub kbps: f64,
+    pub k: u32,
+    pub rank: u8,
+    pub quant_step: f32,
+    pub lambda: f64,
+    pub preset: Preset,
+    pub stage1_loss: f64,
+    pub stage2_loss: Option<f64>,
+    /// Mean squared error of the decoded latents against the clip's (model space), and
+    /// the same for the base model's own sample from the same seed (theta = 0).
+    pub latent_mse: f64,
+    pub base_latent_mse: f64,
+    pub seconds: Seconds,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Seconds {
+    pub read: f64,
+    pub latents: f64,
+    pub fit: f64,
+    pub total: f64,
+}
+
+fn since(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 100.0).round() / 100.0
+}
+
+/// Frames of planar [T, 3, H, W] images as `Frames`.
+pub fn frames_of(images: &[image::RgbImage]) -> Frames {
+    Frames {
+        width: images[0].width() as usize,
+        height: images[0].height() as usize,
+        count: images.len(),
+        rgb: images.iter().flat_map(|i| i.as_raw().iter().copied()).collect(),
+    }
+}
+
+/// Model-space latents [1, T, C, h, w] of frames [T, 3, H, W].
+pub fn latents(base: &BaseModel, encoder: &taef2::Encoder, frames: &[image::RgbImage], device: &Device) -> Tensor<5> {
+    let (t, w, h) = (frames.len(), frames[0].width() as usize, frames[0].height() as usize);
+    let x = Tensor::<4>::from_data(TensorData::new(media::planar(frames), [t, 3, h, w]), device);
+    let z = encoder.forward(x);
+    let [_, c, lh, lw] = z.dims();
+    let per_channel = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [c]), device).reshape([1, c, 1, 1]);
+    let latent = &base.manifest.latent;
+    ((z - per_channel(&latent.mean)) / per_channel(&latent.std)).reshape([1, t, c, lh, lw])
+}
+
+/// The clip for `theta` quantised with `step`, its prior fitted to the symbols.
+pub fn pack(template: &Header, theta: &[f32], step: f32) -> Result<Bitstream, CliError> {
+    let step = step.clamp(format::MIN_QUANT_STEP, format::MAX_QUANT_STEP);
+    let symbols = quant::quantize(theta, step);
+    let mut header = template.clone();
+    header.quant_step = step;
+    header.prior = Prior::fit(PriorKind::Laplace, &symbols);
+    Bitstream::encode(header, &symbols).map_err(|e| CliError::Usage(format!("cannot write this clip: {e}")))
+}
+
+/// The finest step at or above `step` whose clip fits in `budget` bytes: double until it
+/// fits, then bisect in log space. (At a large enough step every symbol is 0 and the
+/// payload is empty, so any budget of at least the bare header fits.)
+pub fn fit_budget(template: &Header, theta: &[f32], step: f32, budget: usize) -> Result<Bitstream, CliError> {
+    let first = pack(template, theta, step)?;
+    if first.len() <= budget {
+        return Ok(first);
+    }
+    let (mut lo, mut hi) = (step, step);
+    let mut fits = loop {
+        hi *= 2.0;
+        let b = pack(template, theta, hi)?;
+        if b.len() <= budget {
+            break b;
+        }
+        if hi >= format::MAX_QUANT_STEP {
+            return Err(CliError::Usage(format!("--bytes {budget} is below the smallest clip this header allows ({} bytes)", b.len())));
+        }
+        lo = hi;
+    };
+    for _ in 0..24 {
+        let mid = (lo * hi).sqrt();
+        let b = pack(template, theta, mid)?;
+        if b.len() <= budget {
+            (hi, fits) = (mid, b);
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(fits)
+}
+
+fn mse(a: &Tensor<5>, b: &Tensor<5>) -> f64 {
+    f64::from((a.clone() - b.clone()).powi_scalar(2).mean().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32")[0])
+}
+
+pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
+    let started = Instant::now();
+    let device = Device::flex();
+    let base = load_base(&o.model, &device)?;
+    let (w, h) = o.size;
+    render::check_size(&base, w as usize, h as usize).map_err(|e| CliError::Usage(format!("--size: {e}")))?;
+    let video = media::read(&o.input, o.select, o.fps.unwrap_or((24, 1)))?;
+    let fps = o.fps.unwrap_or(video.fps);
+    let frames: Vec<_> = video.frames.iter().map(|f| media::cover(f, w, h)).collect();
+    if let Some(p) = &o.write_source {
+        output::write(p, &frames_of(&frames), fps)?;
+    }
+    let read_s = since(started);
+    let log = |msg: String| {
+        if !o.quiet && !o.json {
+            eprintln!("{msg}");
+        }
+    };
+    log(format!("{}: {} frames at {}x{}, {}/{} fps", o.input.display(), frames.len(), w, h, fps.0, fps.1));
+
+    let t = Instant::now();
+    let encoder = load_taef2_encoder(&o.taef2, &device)?;
+    let z0 = latents(&base, &encoder, &frames, &device);
+    let latents_s = since(t);
+
+    let duration = frames.len() as f64 * f64::from(fps.1) / f64::from(fps.0);
+    let budget = match (o.bytes, o.kbps) {
+        (Some(_), Some(_)) => return Err(CliError::Usage("give --bytes or --kbps, not both".into())),
+        (Some(b), None) => Some(b),
+        (None, Some(kbps)) if kbps > 0.0 && kbps.is_finite() => Some((kbps * 1000.0 / 8.0 * duration).floor() as usize),
+        (None, Some(_)) => return Err(CliError::Usage("--kbps must be positive".into())),
+        (None, None) => None,
+    };
+    let entries = base.config.lora_slots(usize::from(o.rank)).iter().map(|s| s.rows as u64 * s.cols as u64).sum::<u64>();
+    let k = o.k.unwrap_or(DEFAULT_K.min(entries as u32));
+    if k == 0 || u64::from(k) > entries {
+        return Err(CliError::Usage(format!("--k {k}: this model has {entries} LoRA entries at rank {}; k must be 1..={entries} (raise --rank for more)", o.rank)));
+    }
+    let steps = o.steps.unwrap_or(base.manifest.sampler.steps as u8);
+    let template = Header {
+        model_sha256: base.sha256,
+        width: w as u16,
+        height: h as u16,
+        frames: frames.len() as u16,
+        fps: Fps { num: fps.0, den: fps.1 },
+        sampler: Sampler { steps, shift: base.manifest.sampler.shift, seed: o.seed },
+        lora: Lora { rank: o.rank, targets: LoraTargets::AttentionQkvo, hash_seed: o.seed, k },
+        quant_step: 1.0,
+        prior: Prior { kind: PriorKind::Laplace, scale: 1.0, min: 0, max: 0 },
+        scaling: None,
+        metadata: o.title.as_ref().map(|t| format::Metadata { title: t.clone(), caption: String::new() }),
+    };
+    template.check().map_err(|e| CliError::Usage(format!("cannot encode this clip: {e}")))?;
+    if let Some(b) = budget {
+        let least = template.header_len() + format::CHECKSUM_LEN;
+        if b < least {
+            return Err(CliError::Usage(format!("a budget of {b} bytes is below the smallest clip ({least} bytes)")));
+        }
+    }
+
+    // Fit on the autodiff device, against the package's own (dequantised) weights.
+    let t = Instant::now();
+    let ad = device.clone().autodiff();
+    let denoiser = base.denoiser.clone().fork(&ad);
+    let map = render::lora_map(&base, &template, &ad).map_err(|e| CliError::Usage(e.to_string()))?;
+    let (stage1, stage2, batch) = o.preset.schedule();
+    let lambda = o.lambda.unwrap_or(DEFAULT_LAMBDA);
+    let cfg = FitConfig {
+        stage1: o.stage1.unwrap_or(stage1),
+        stage2: o.stage2.unwrap_or(stage2),
+        batch,
+        lr: o.lr,
+        lambda,
+        noise: o.noise,
+        sampler_seed: u64::from(o.seed),
+        seed: u64::from(o.seed),
+        init_std: 0.02,
+    };
+    let shape = render::latent_shape(&base, &template);
+    let bar = progress((cfg.stage1 + cfg.stage2) as u64, "fit", o.quiet || o.json);
+    let z0_ad = Tensor::<5>::from_data(z0.clone().into_data(), &ad);
+    let fitted = fit::fit(&denoiser, &map, &z0_ad, shape, &cfg, None, |p| {
+        let bits = p.bits.map_or(String::new(), |b| format!(" ~{:.0} B", b / 8.0));
+        bar.set_message(format!("stage {} loss {:.4}{bits}", p.stage, p.loss));
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let fit_s = since(t);
+
+    let clip = match budget {
+        Some(b) => fit_budget(&template, &fitted.theta, fitted.step, b)?,
+        None => pack(&template, &fitted.theta, fitted.step)?,
+    };
+    let bytes = clip.to_bytes().map_err(|e| CliError::Usage(e.to_string()))?;
+
+    // What the decoder will make of it, in latent space, against the base model's sample.
+    let theta = clip.theta().map_err(|e| CliError::Usage(e.to_string()))?;
+    let render = Render::of(&clip.header);
+    let decoded = render::latents(&base, &clip.header, &theta, &render, &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
+    let base_sample = render::latents(&base, &clip.header, &theta, &Render { strength: 0.0, ..render }, &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
+    write_atomic(&o.output, &bytes)?;
+
+    let summary = Summary {
+        output: o.output.clone(),
+        bytes: bytes.len(),
+        payload_bytes: clip.payload.len(),
+        budget_bytes: budget,
+        width: clip.header.width,
+        height: clip.header.height,
+        frames: clip.header.frames,
+        fps: format!("{}/{}", fps.0, fps.1),
+        kbps: (bytes.len() as f64 * 8.0 / 1000.0 / duration * 100.0).round() / 100.0,
+        k,
+        rank: o.rank,
+        quant_step: clip.header.quant_step,
+        lambda,
+        preset: o.preset,
+        stage1_loss: fitted.loss1,
+        stage2_loss: fitted.loss2,
+        latent_mse: mse(&decoded, &z0),
+        base_latent_mse: mse(&base_sample, &z0),
+        seconds: Seconds { read: read_s, latents: latents_s, fit: fit_s, total: since(started) },
+    };
+    let text = if o.json {
+        serde_json::to_string_pretty(&summary).expect("serialisable")
+    } else {
+        format!(
+            "{}: {} bytes ({} kbps), {} frames {}x{}, k {} step {:.4}; latent MSE {:.4} (base model's sample {:.4}); {:.1} s",
+            summary.output.display(),
+            summary.bytes,
+            summary.kbps,
+            summary.frames,
+            summary.width,
+            summary.height,
+            k,
+            summary.quant_step,
+            summary.latent_mse,
+            summary.base_latent_mse,
+            summary.seconds.total
+        )
+    };
+    writeln!(out, "{text}").map_err(|source| CliError::Io { path: "<stdout>".into(), source })
+}

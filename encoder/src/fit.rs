@@ -1,0 +1,213 @@
+//! Fitting a clip's vector theta to its latents, in the paper's two stages.
+//!
+//! Stage 1 (continuous): flow-matching velocity MSE, || v(x_t, t; theta) - (e - z0) ||^2
+//! with x_t = (1 - t) z0 + t e, over theta alone (the base model is frozen).
+//! Stage 2 (rate-distortion): the same distortion on theta^ = s * round(theta / s)
+//! (straight-through rounding), with a learned step s = softplus(rho) and a learned
+//! Laplace prior of scale b, loss = distortion + lambda * bits.
+//!
+//! The decoder starts from one fixed noise, the header's seed. By default e is that
+//! noise (`FitNoise::Decode`): the fit then teaches the model the straight path from the
+//! decoder's starting point to the clip, which is the path the Euler sampler follows.
+//! `FitNoise::Fresh` draws e anew each step, as in training a prior.
+
+use burn::module::{Module, Param};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::softplus;
+use burn::tensor::{Device, Tensor, TensorData};
+use lora_video_shared::model::denoiser::Denoiser;
+use lora_video_shared::model::lora::LoraMap;
+use lora_video_shared::model::sampler;
+use lora_video_shared::noise::{self, Stream};
+
+/// Which noise e the flow-matching loss pairs with the clip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum FitNoise {
+    /// The decoder's own starting noise (the header's seed).
+    Decode,
+    /// Fresh noise every step.
+    Fresh,
+}
+
+/// How to fit.
+#[derive(Clone, Debug)]
+pub struct FitConfig {
+    pub stage1: usize,
+    pub stage2: usize,
+    /// Times t per step (the clip is repeated along the batch).
+    pub batch: usize,
+    pub lr: f64,
+    /// Weight of bits in stage 2 (distortion is a mean over latent elements).
+    pub lambda: f64,
+    pub noise: FitNoise,
+    /// Sampler seed (the decoder's noise) and encoder seed (theta's start, fresh noise, t).
+    pub sampler_seed: u64,
+    pub seed: u64,
+    /// Standard deviation of theta's random start (at theta = 0 the gradient is zero).
+    pub init_std: f32,
+}
+
+/// Where a fit ended.
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    pub theta: Vec<f32>,
+    /// The learned quantiser step (the initial one if stage 2 did not run).
+    pub step: f32,
+    /// Mean distortion over the last steps of each stage.
+    pub loss1: f64,
+    pub loss2: Option<f64>,
+    /// Estimated bits at the end of stage 2.
+    pub bits: Option<f64>,
+}
+
+/// The trained values: theta, the step's rho, the prior's log scale (in steps).
+#[derive(Module, Debug)]
+struct Adapter {
+    theta: Param<Tensor<1>>,
+    rho: Param<Tensor<1>>,
+    log_b: Param<Tensor<1>>,
+}
+
+/// One progress report: stage (1 or 2), step within it, loss, estimated bits.
+pub struct Progress {
+    pub stage: u8,
+    pub step: usize,
+    pub loss: f64,
+    pub bits: Option<f64>,
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    f64::from(t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32")[0])
+}
+
+fn inverse_softplus(s: f32) -> f32 {
+    (s.exp() - 1.0).max(1e-30).ln()
+}
+
+/// Bits of the symbols `y` (already rounded, with straight-through gradients) under a
+/// zero-mean discretised Laplace of scale `b` (in steps): -log2 P(y).
+fn laplace_bits(y: Tensor<1>, b: Tensor<1>) -> Tensor<1> {
+    let ln2 = std::f32::consts::LN_2;
+    let a = y.abs();
+    let zero = a.clone().detach().lower_elem(0.5).float();
+    let inv_b = b.recip();
+    // P(0) = 1 - exp(-1/(2b)); P(a >= 1) = exp(-(a - 1/2)/b) (1 - exp(-1/b)) / 2.
+    let p0 = inv_b.clone().mul_scalar(-0.5).exp().neg().add_scalar(1.0);
+    let tail = inv_b.clone().neg().exp().neg().add_scalar(1.0);
+
+    let bits0 = p0.log().div_scalar(-ln2);
+    let bits_a = (a.sub_scalar(0.5) * inv_b).div_scalar(ln2) + tail.log().div_scalar(-ln2).add_scalar(1.0);
+    (zero.clone() * bits0 + zero.neg().add_scalar(1.0) * bits_a).sum()
+}
+
+/// Fits theta (length `map.k()`) to `z0` [1, T, C, h, w] (model space), then, when
+/// `cfg.stage2 > 0`, fine-tunes it for rate and distortion from `init_step`.
+pub fn fit(model: &Denoiser, map: &LoraMap, z0: &Tensor<5>, sampler_shape: [usize; 5], cfg: &FitConfig, init_step: Option<f32>, mut on_progress: impl FnMut(Progress)) -> Fitted {
+    let device: Device = z0.device();
+    let model = model.clone().no_grad();
+    let k = map.k();
+    let [_, t_len, c, h, w] = sampler_shape;
+    let shape = [cfg.batch, t_len, c, h, w];
+    let n: usize = shape.iter().product::<usize>() / cfg.batch;
+    let z0b = z0.clone().repeat_dim(0, cfg.batch);
+    let decode_noise = sampler::initial_noise(sampler_shape, cfg.sampler_seed, &device).repeat_dim(0, cfg.batch);
+    let theta0: Vec<f32> = noise::gaussian_vec(cfg.seed ^ 0x7e7a, Stream::Initial, k).iter().map(|v| v * cfg.init_std).collect();
+    let one = |v: f32| Tensor::<1>::from_data(TensorData::new(vec![v], [1]), &device);
+    let mut adapter = Adapter {
+        theta: Param::from_tensor(Tensor::from_data(TensorData::new(theta0, [k]), &device)),
+        rho: Param::from_tensor(one(0.0)),
+        log_b: Param::from_tensor(one(0.0)),
+    };
+
+    // Distortion of theta (continuous or quantised) at this step's times and noise.
+    let distortion = |theta: Tensor<1>, step: usize| -> Tensor<1> {
+        let mut rng = crate::corpus::Rng::new(cfg.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let u = rng.uniform(0.0, 1.0);
+        let t: Vec<f32> = (0..cfg.batch).map(|j| ((j as f64 + u) / cfg.batch as f64) as f32).collect();
+        let e = match cfg.noise {
+            FitNoise::Decode => decode_noise.clone(),
+            FitNoise::Fresh => Tensor::from_data(TensorData::new(noise::gaussian_vec(cfg.seed.wrapping_add(1 + step as u64), Stream::Initial, n * cfg.batch), shape), &device),
+        };
+        let tt = Tensor::<1>::from_data(TensorData::new(t, [cfg.batch]), &device);
+        let t5 = tt.clone().reshape([cfg.batch, 1, 1, 1, 1]);
+        let xt = z0b.clone() * t5.clone().neg().add_scalar(1.0) + e.clone() * t5;
+        let factors = map.factors(theta, 1.0);
+        let v = model.forward(xt, tt, Some(&factors));
+        (v - (e - z0b.clone())).powi_scalar(2).mean()
+    };
+
+    // Stage 1: continuous.
+    let mut optim = AdamConfig::new().init();
+    let mut recent = Vec::new();
+    for step in 0..cfg.stage1 {
+        let loss = distortion(adapter.theta.val(), step);
+        let value = scalar(loss.clone());
+        recent.push(value);
+        on_progress(Progress { stage: 1, step, loss: value, bits: None });
+        let grads = GradientsParams::from_grads(loss.backward(), &adapter);
+        let lr = cfg.lr * cosine(step, cfg.stage1);
+        adapter = optim.step(lr, adapter, grads);
+    }
+    let tail = |v: &[f64]| v[v.len().saturating_sub(10)..].iter().sum::<f64>() / v.len().clamp(1, 10) as f64;
+    let loss1 = tail(&recent);
+    let theta: Vec<f32> = adapter.theta.val().into_data().try_to_vec::<f32>().expect("f32");
+
+    // The starting step: the one given, or a fraction of theta's mean magnitude.
+    let mean_abs = theta.iter().map(|v| v.abs()).sum::<f32>() / k as f32;
+    let step0 = init_step.unwrap_or((mean_abs / 2.0).max(1e-6));
+    if cfg.stage2 == 0 {
+        return Fitted { theta, step: step0, loss1, loss2: None, bits: None };
+    }
+
+    // Stage 2: rate-distortion with straight-through rounding.
+    adapter.rho = Param::from_tensor(one(inverse_softplus(step0)));
+    adapter.log_b = Param::from_tensor(one((mean_abs / step0).max(0.1).ln()));
+    let mut optim = AdamConfig::new().init();
+    let (mut recent, mut bits) = (Vec::new(), 0.0);
+    for step in 0..cfg.stage2 {
+        let s = softplus(adapter.rho.val(), 1.0);
+        let y = adapter.theta.val() / s.clone();
+        let y_hat = y.clone() + (y.clone().round() - y).detach();
+        let rate = laplace_bits(y_hat.clone(), adapter.log_b.val().exp());
+        let d = distortion(y_hat * s, cfg.stage1 + step);
+        let loss = d.clone() + rate.clone().mul_scalar(cfg.lambda);
+        let dv = scalar(d);
+        bits = scalar(rate);
+        recent.push(dv);
+        on_progress(Progress { stage: 2, step, loss: dv, bits: Some(bits) });
+        let grads = GradientsParams::from_grads(loss.backward(), &adapter);
+        let lr = cfg.lr * 0.3 * cosine(step, cfg.stage2);
+        adapter = optim.step(lr, adapter, grads);
+    }
+    let theta = adapter.theta.val().into_data().try_to_vec::<f32>().expect("f32");
+    let step = scalar(softplus(adapter.rho.val(), 1.0)) as f32;
+    Fitted { theta, step, loss1, loss2: Some(tail(&recent)), bits: Some(bits) }
+}
+
+/// Cosine decay from 1 to 0.1 over `total` steps, after a short warm-up.
+fn cosine(step: usize, total: usize) -> f64 {
+    let warm = (total / 20).max(1);
+    if step < warm {
+        return (step + 1) as f64 / warm as f64;
+    }
+    let p = (step - warm) as f64 / (total - warm).max(1) as f64;
+    0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn laplace_bits_match_the_entropy_coder() {
+        use lora_video_shared::entropy::{Prior, PriorKind};
+        let device = Device::flex();
+        let q = [0, 0, 1, -1, 3, 0, -2, 5, 0, 0, 1, -7];
+        let prior = Prior { kind: PriorKind::Laplace, scale: 1.3, min: -64, max: 64 };
+        let want = prior.bits(&q).unwrap();
+        let y = Tensor::<1>::from_data(TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), [q.len()]), &device);
+        let b = Tensor::<1>::from_data(TensorData::new(vec![1.3f32], [1]), &device);
+        let got = scalar(laplace_bits(y, b));
+        assert!((got - want).abs() < 0.05 * want, "bits {got} vs coder {want}");
+    }
+}

@@ -1,0 +1,213 @@
+//! encode -> .lvc -> decode end to end on the tiny test model (`models/tiny`), in-process:
+//! real clips from opencv-doc (read through ffmpeg), the byte budget, the adapter as the
+//! carrier of the clip, and the bad-input cases with their exit codes.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use burn::tensor::Device;
+use lora_video::cli::run;
+use lora_video::error::CliError;
+use lora_video::media::{self, Select};
+use lora_video_shared::model::base::BaseModel;
+use lora_video_shared::model::render::{self, Render};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn taef2() -> String {
+    std::env::var("LORA_VIDEO_TAEF2").unwrap_or_else(|_| root().join("../shared/assets/taef2").to_string_lossy().into())
+}
+
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lora-video-codec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// One of opencv-doc's real clips, fetched by `scripts/fetch-data.sh --test`.
+fn opencv_clip(name: &str) -> PathBuf {
+    let data = std::env::var_os("LORA_VIDEO_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/lora-video/data"));
+    let p = data.join("deb/opencv-doc/usr/share/doc/opencv-doc/examples/data").join(name);
+    assert!(p.exists(), "{}: run `bash scripts/fetch-data.sh --test` first", p.display());
+    p
+}
+
+fn cli(args: &[&str]) -> Result<String, CliError> {
+    let mut out = Vec::new();
+    run(std::iter::once("lora-video").chain(args.iter().copied()), &mut out)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+/// A .lvm packed from a committed denoiser, once per test process.
+fn packed(which: &'static str, cell: &'static OnceLock<PathBuf>) -> &'static Path {
+    cell.get_or_init(|| {
+        let out = scratch().join(format!("{which}.lvm"));
+        let denoiser = root().join("models").join(which).join("denoiser.safetensors");
+        cli(&["pack-base", "--denoiser", denoiser.to_str().unwrap(), "--taef2", &taef2(), "-o", out.to_str().unwrap()]).unwrap();
+        out
+    })
+}
+
+fn tiny() -> &'static Path {
+    static CELL: OnceLock<PathBuf> = OnceLock::new();
+    packed("tiny", &CELL)
+}
+
+/// Encodes 4 frames of `clip` at 64x64 (fast preset) into `out`; returns the JSON summary.
+fn encode(clip: &Path, out: &Path, source: &Path, extra: &[&str]) -> serde_json::Value {
+    let t = taef2();
+    let mut args = vec![
+        "encode", "-q", "--json", "-i", clip.to_str().unwrap(), "-o", out.to_str().unwrap(), "-m", tiny().to_str().unwrap(), "--taef2", &t,
+        "--frames", "4", "--size", "64x64", "--preset", "fast", "--write-source", source.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    serde_json::from_str(&cli(&args).unwrap_or_else(|e| panic!("encode failed: {e}"))).unwrap()
+}
+
+fn read_y4m(path: &Path) -> Vec<f32> {
+    let f = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    media::planar(&media::read_y4m(f, path, Select { start: 0, count: 1024 }).unwrap().frames)
+}
+
+fn psnr(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let mse = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>() / a.len() as f64;
+    10.0 * (1.0 / mse).log10()
+}
+
+/// Decodes `clip` with the CLI to y4m and reads the frames back.
+fn decode(clip: &Path) -> Vec<f32> {
+    let out = clip.with_extension("y4m");
+    cli(&["decode", "-q", "-i", clip.to_str().unwrap(), "-o", out.to_str().unwrap(), "-m", tiny().to_str().unwrap()]).unwrap();
+    read_y4m(&out)
+}
+
+#[test]
+fn encode_obeys_the_budget_and_beats_the_base_model() {
+    let dir = scratch();
+    let (lvc, src) = (dir.join("vtest.lvc"), dir.join("vtest-src.y4m"));
+    let summary = encode(&opencv_clip("vtest.avi"), &lvc, &src, &["--bytes", "400"]);
+    let len = std::fs::metadata(&lvc).unwrap().len();
+    assert!(len <= 400, "{len} bytes over a budget of 400");
+    assert_eq!(summary["bytes"], len);
+    let source = read_y4m(&src);
+    let decoded = decode(&lvc);
+
+    // The base model's own sample from the same seed: theta at strength 0.
+    let device = Device::flex();
+    let base = BaseModel::from_bytes(&std::fs::read(tiny()).unwrap(), &device).unwrap();
+    let clip = lora_video::decode::read_clip(&lvc).unwrap();
+    let theta = clip.theta().unwrap();
+    let z = render::latents(&base, &clip.header, &theta, &Render { strength: 0.0, ..Render::of(&clip.header) }, &device, |_| {}).unwrap();
+    let prior = media::planar(&(0..4).map(|i| lora_video::output::image(&render::frames(&base, z.clone(), |_| {}), i)).collect::<Vec<_>>());
+
+    let (fit, unfit) = (psnr(&decoded, &source), psnr(&prior, &source));
+    eprintln!("vtest 4x64x64 in {len} bytes: decode {fit:.2} dB, base model's sample {unfit:.2} dB");
+    assert!(fit > unfit + 1.0, "the decode ({fit:.2} dB) must beat the base model's sample ({unfit:.2} dB)");
+}
+
+#[test]
+fn the_adapter_carries_the_clip() {
+    // Two real clips, same settings and seed: the headers differ only in theta's payload
+    // (and its step and prior), so whatever tells the decodes apart is in the adapter.
+    let dir = scratch();
+    let (a, b) = (dir.join("a.lvc"), dir.join("b.lvc"));
+    let (sa, sb) = (dir.join("a-src.y4m"), dir.join("b-src.y4m"));
+    encode(&opencv_clip("vtest.avi"), &a, &sa, &[]);
+    encode(&opencv_clip("tree.avi"), &b, &sb, &[]);
+    let (src_a, src_b) = (read_y4m(&sa), read_y4m(&sb));
+    let (dec_a, dec_b) = (decode(&a), decode(&b));
+    let (aa, ab, ba, bb) = (psnr(&dec_a, &src_a), psnr(&dec_b, &src_a), psnr(&dec_a, &src_b), psnr(&dec_b, &src_b));
+    eprintln!("vs vtest: own {aa:.2} dB, other {ab:.2} dB; vs tree: own {bb:.2} dB, other {ba:.2} dB");
+    assert!(aa > ab + 1.0 && bb > ba + 1.0, "each decode must be closer to its own source");
+}
+
+#[test]
+fn other_inputs_and_outputs() {
+    let dir = scratch();
+    // A y4m in (the source written by an earlier encode), a PNG in, PNG sequence out.
+    let (lvc, src) = (dir.join("tree.lvc"), dir.join("tree-src.y4m"));
+    encode(&opencv_clip("tree.avi"), &lvc, &src, &["--stage1", "5", "--stage2", "2"]);
+    let again = dir.join("again.lvc");
+    let s = encode(&src, &again, &dir.join("again-src.y4m"), &["--stage1", "5", "--stage2", "2", "--frames", "2"]);
+    assert_eq!(s["frames"], 2);
+    let pattern = dir.join("frame_%03d.png");
+    cli(&["decode", "-q", "-i", again.to_str().unwrap(), "-o", pattern.to_str().unwrap(), "-m", tiny().to_str().unwrap()]).unwrap();
+    assert!(dir.join("frame_000.png").exists() && dir.join("frame_001.png").exists() && !dir.join("frame_002.png").exists());
+    let still = dir.join("still.lvc");
+    let s = encode(&dir.join("frame_001.png"), &still, &dir.join("still-src.png"), &["--stage1", "5", "--stage2", "2"]);
+    assert_eq!(s["frames"], 1);
+    assert_eq!(s["fps"], "24/1");
+    // The numbered sequence reads back as a clip, starting where the numbering starts.
+    let s = encode(&pattern, &dir.join("seq.lvc"), &dir.join("seq-src.y4m"), &["--stage1", "5", "--stage2", "2", "--start", "1"]);
+    assert_eq!(s["frames"], 1);
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let dir = scratch();
+    let t = taef2();
+    let m = tiny().to_str().unwrap().to_string();
+    let enc = |input: &str, extra: &[&str]| {
+        let out = dir.join("bad.lvc");
+        let mut args = vec!["encode", "-q", "-i", input, "-o", out.to_str().unwrap(), "-m", &m, "--taef2", &t, "--frames", "2", "--size", "64x64", "--stage1", "2", "--stage2", "1"];
+        args.extend(extra);
+        cli(&args)
+    };
+    let vtest = opencv_clip("vtest.avi");
+    let vtest = vtest.to_str().unwrap();
+
+    let missing = enc(dir.join("nope.y4m").to_str().unwrap(), &[]).unwrap_err();
+    assert_eq!(missing.exit_code(), 2, "{missing}");
+    std::fs::write(dir.join("junk.y4m"), b"YUV4MPEG2 W64 H64 F25:1 C444\nFRAME\nshort").unwrap();
+    let junk = enc(dir.join("junk.y4m").to_str().unwrap(), &[]).unwrap_err();
+    assert_eq!(junk.exit_code(), 1, "{junk}");
+    let huge = b"YUV4MPEG2 W99999999 H99999999 F25:1\nFRAME\n";
+    std::fs::write(dir.join("huge.y4m"), huge).unwrap();
+    assert!(enc(dir.join("huge.y4m").to_str().unwrap(), &[]).unwrap_err().to_string().contains("outside"));
+    for (flags, want) in [
+        (&["--bytes", "50"][..], "below the smallest clip"),
+        (&["--size", "60x60"], "multiples of 16"),
+        (&["--k", "999999"], "LoRA entries"),
+        (&["--frames", "0"], "at least 1"),
+        (&["--bytes", "500", "--kbps", "3"], "not both"),
+        (&["--fps", "0"], "expected a rate"),
+    ] {
+        let e = enc(vtest, flags).unwrap_err();
+        assert_eq!(e.exit_code(), 1, "{flags:?}: {e}");
+        assert!(e.to_string().contains(want), "{flags:?}: {e}");
+    }
+    assert!(!dir.join("bad.lvc").exists(), "a failed encode writes nothing");
+
+    // An output folder that does not exist: an I/O error, and nothing left behind.
+    let e = cli(&["encode", "-q", "-i", vtest, "-o", dir.join("no/such/dir/x.lvc").to_str().unwrap(), "-m", &m, "--taef2", &t, "--frames", "1", "--size", "64x64", "--stage1", "1", "--stage2", "1"]).unwrap_err();
+    assert_eq!(e.exit_code(), 2, "{e}");
+
+    // A clip for another base model: exit 3, and the message names both models.
+    let good = dir.join("good.lvc");
+    encode(&opencv_clip("vtest.avi"), &good, &dir.join("good-src.y4m"), &["--stage1", "2", "--stage2", "1"]);
+    static DEFAULT: OnceLock<PathBuf> = OnceLock::new();
+    let other = packed("default", &DEFAULT);
+    let e = cli(&["decode", "-i", good.to_str().unwrap(), "-o", dir.join("x.y4m").to_str().unwrap(), "-m", other.to_str().unwrap()]).unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    let (clip_sha, model_sha) = (lora_video::decode::read_clip(&good).unwrap().header.model_sha256, lora_video_shared::package::sha256(&std::fs::read(other).unwrap()));
+    for sha in [clip_sha, model_sha] {
+        assert!(e.to_string().contains(&lora_video_shared::to_hex(&sha)), "{e}");
+    }
+    assert!(!dir.join("x.y4m").exists());
+
+    // A damaged clip: every truncation is refused.
+    let bytes = std::fs::read(&good).unwrap();
+    for cut in [0, 4, 50, bytes.len() - 1] {
+        std::fs::write(dir.join("cut.lvc"), &bytes[..cut]).unwrap();
+        let e = cli(&["decode", "-i", dir.join("cut.lvc").to_str().unwrap(), "-o", dir.join("cut.y4m").to_str().unwrap(), "-m", &m]).unwrap_err();
+        assert_eq!(e.exit_code(), 1, "{e}");
+    }
+    // A multi-frame clip cannot be one PNG.
+    let e = cli(&["decode", "-q", "-i", good.to_str().unwrap(), "-o", dir.join("one.png").to_str().unwrap(), "-m", &m]).unwrap_err();
+    assert!(e.to_string().contains("%04d"), "{e}");
+}
