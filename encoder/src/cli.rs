@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::error::CliError;
 
 #[derive(Parser, Debug)]
-#[command(name = "lora-video", version, about = "A video codec that stores a clip as a LoRA of a frozen diffusion model")]
+#[command(name = "lora-video", version, about = "A video codec that stores a clip as a LoRA of a frozen diffusion model", args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -35,9 +35,9 @@ impl Preset {
     /// (stage-1 steps, stage-2 steps, times per step)
     pub fn schedule(self) -> (usize, usize, usize) {
         match self {
-            Preset::Fast => (100, 30, 2),
-            Preset::Default => (300, 80, 2),
-            Preset::Slow => (900, 200, 4),
+            Preset::Fast => (60, 20, 2),
+            Preset::Default => (150, 40, 2),
+            Preset::Slow => (600, 150, 2),
         }
     }
 }

@@ -120,18 +120,24 @@ fn read_sequence(path: &Path, pattern: &(String, usize, String), select: Select,
     Ok(Video { fps, frames })
 }
 
-/// Frame rate as u16 num/den, reduced; an unusable rate is an error.
+/// Frame rate as u16 num/den: exact when it fits, else the closest fraction that does
+/// (continued fractions; ffmpeg writes 15 fps as 1000000/66667). Above 1000 fps is an error.
 fn fps_of(num: usize, den: usize, path: &Path) -> Result<(u16, u16), CliError> {
-    let g = gcd(num, den).max(1);
-    let (n, d) = (num / g, den / g);
-    match (u16::try_from(n), u16::try_from(d)) {
-        (Ok(n), Ok(d)) if n > 0 && d > 0 && u32::from(n) <= 1000 * u32::from(d) => Ok((n, d)),
-        _ => Err(CliError::bad_input(path, format!("frame rate {num}/{den} is not supported (at most 1000 fps, num and den below 65536)"))),
+    if num == 0 || den == 0 || num > 1000 * den {
+        return Err(CliError::bad_input(path, format!("frame rate {num}/{den} is not supported (above 0, at most 1000 fps)")));
     }
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 { a } else { gcd(b, a % b) }
+    let (mut p0, mut q0, mut p1, mut q1) = (0u64, 1u64, 1u64, 0u64);
+    let (mut n, mut d) = (num as u64, den as u64);
+    while d != 0 {
+        let a = n / d;
+        let (p2, q2) = (a * p1 + p0, a * q1 + q0);
+        if p2 > 65_535 || q2 > 65_535 {
+            break;
+        }
+        (p0, q0, p1, q1) = (p1, q1, p2, q2);
+        (n, d) = (d, n % d);
+    }
+    Ok((p1.max(1) as u16, q1.max(1) as u16))
 }
 
 /// Reads a y4m stream. The header's size is checked before the reader allocates a frame.
@@ -237,8 +243,10 @@ fn read_ffmpeg(path: &Path, select: Select) -> Result<Video, CliError> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| CliError::Tool(format!("could not run ffmpeg: {e}")))?;
-    let stdout = child.stdout.take().expect("piped");
-    let result = read_y4m(BufReader::new(stdout), path, select);
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let result = read_y4m(&mut stdout, path, select);
+    // Drain what we did not need, so ffmpeg ends cleanly rather than on a broken pipe.
+    let _ = std::io::copy(&mut stdout, &mut std::io::sink());
     let out = child.wait_with_output().map_err(|e| CliError::Tool(format!("ffmpeg: {e}")))?;
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr);
@@ -299,6 +307,17 @@ mod tests {
         assert!(err.to_string().contains("outside"), "{err}");
         let junk = b"GIF89a".to_vec();
         assert!(read_y4m(std::io::Cursor::new(junk), Path::new("x.y4m"), Select { start: 0, count: 1 }).is_err());
+    }
+
+    #[test]
+    fn frame_rates_fit_u16() {
+        let p = Path::new("x");
+        assert_eq!(fps_of(1_000_000, 66_667, p).unwrap(), (15, 1));
+        let (n, d) = fps_of(1_234_567, 100_000, p).unwrap();
+        assert!((f64::from(n) / f64::from(d) - 12.345_67).abs() < 1e-6, "{n}/{d}");
+        assert_eq!(fps_of(30_000, 1_001, p).unwrap(), (30_000, 1_001));
+        assert_eq!(fps_of(50, 2, p).unwrap(), (25, 1));
+        assert!(fps_of(2001, 2, p).is_err() && fps_of(0, 1, p).is_err());
     }
 
     #[test]

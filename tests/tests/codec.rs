@@ -154,7 +154,10 @@ fn bad_input_is_a_typed_error() {
     let m = tiny().to_str().unwrap().to_string();
     let enc = |input: &str, extra: &[&str]| {
         let out = dir.join("bad.lvc");
-        let mut args = vec!["encode", "-q", "-i", input, "-o", out.to_str().unwrap(), "-m", &m, "--taef2", &t, "--frames", "2", "--size", "64x64", "--stage1", "2", "--stage2", "1"];
+        let mut args = vec!["encode", "-q", "-i", input, "-o", out.to_str().unwrap(), "-m", &m, "--taef2", &t, "--frames", "2", "--stage1", "2", "--stage2", "1"];
+        if !extra.contains(&"--size") {
+            args.extend(["--size", "64x64"]);
+        }
         args.extend(extra);
         cli(&args)
     };
