@@ -46,7 +46,7 @@ MSE: the decode's latents against the clip's, and the base model's own sample fr
 same seed (theta = 0) against the clip's. Times are wall clock (\`/usr/bin/time -v\`),
 including model loading; memory is peak RSS.
 
-| clip | bytes | kbps | PSNR dB | SSIM | latent MSE (fit / base) | encode s (peak) | decode s (peak) |
+| clip | bytes | kbps | PSNR dB | SSIM | latent MSE (fit / base) | encode m:ss (peak RSS) | decode m:ss (peak RSS) |
 |------|------:|-----:|--------:|-----:|------------------------:|----------------:|----------------:|
 ${rows}
 No GPU was lent to the session that ran this, so there is no GPU row.

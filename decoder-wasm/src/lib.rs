@@ -1,7 +1,14 @@
-//! The browser decoder's wasm-bindgen API. It builds natively too, so Rust tests call
-//! the same code. Today it inspects clips; decoding frames arrives with the model.
+//! The browser decoder's wasm-bindgen API: load a base model (`Decoder.load`), decode a
+//! clip to RGBA frames (`decode`) with progress, on WebGPU or, where no adapter is
+//! available, on the CPU. It builds natively too: Rust tests call `Decoder::open` and
+//! `Decoder::decode_frames`, the same code the JS methods wrap.
 
+mod decoder;
+
+pub use decoder::{Backend, DecodedClip, Decoder};
 use lora_video_shared::format::{Bitstream, FormatError};
+use lora_video_shared::model::base::ModelError;
+use lora_video_shared::model::render::RenderError;
 use lora_video_shared::to_hex;
 use wasm_bindgen::prelude::*;
 
@@ -19,6 +26,12 @@ pub enum ErrorCode {
     Corrupt = 4,
     /// A field outside the format's limits or in non-canonical form.
     Invalid = 5,
+    /// The clip needs another base model than the one loaded.
+    WrongModel = 6,
+    /// The base-model package is damaged or not a lora-video model.
+    BadModel = 7,
+    /// The device failed while decoding.
+    Device = 8,
 }
 
 /// A typed decode error: `code` for programs, `message` for people.
@@ -39,6 +52,23 @@ impl From<FormatError> for DecodeError {
             _ => ErrorCode::Invalid,
         };
         Self { code, message: e.to_string() }
+    }
+}
+
+impl From<ModelError> for DecodeError {
+    fn from(e: ModelError) -> Self {
+        Self { code: ErrorCode::BadModel, message: e.to_string() }
+    }
+}
+
+impl From<RenderError> for DecodeError {
+    fn from(e: RenderError) -> Self {
+        match e {
+            RenderError::Format(f) => f.into(),
+            RenderError::ModelMismatch { .. } => Self { code: ErrorCode::WrongModel, message: e.to_string() },
+            RenderError::Readback(_) => Self { code: ErrorCode::Device, message: e.to_string() },
+            RenderError::Unsupported { .. } | RenderError::Hash(_) => Self { code: ErrorCode::Unsupported, message: e.to_string() },
+        }
     }
 }
 
@@ -71,4 +101,11 @@ pub fn inspect(bytes: &[u8]) -> Result<ClipInfo, DecodeError> {
         file_bytes: bytes.len() as u32,
         model_sha256: to_hex(&h.model_sha256),
     })
+}
+
+/// SHA-256 of `bytes`, lowercase hex: how the element checks a cached or fetched model
+/// (works where `crypto.subtle` does not, on plain-http origins).
+#[wasm_bindgen(js_name = sha256Hex)]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    to_hex(&lora_video_shared::package::sha256(bytes))
 }

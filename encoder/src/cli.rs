@@ -30,6 +30,9 @@ pub enum Command {
         /// The base model (.lvm) [env: LORA_VIDEO_MODEL; default base.lvm].
         #[arg(short, long)]
         model: Option<PathBuf>,
+        /// Compute backend.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: crate::device::Backend,
         /// Print a JSON summary.
         #[arg(long)]
         json: bool,
@@ -139,6 +142,9 @@ pub struct EncodeArgs {
     /// Also write the frames that were encoded (after frame selection and resizing).
     #[arg(long)]
     pub write_source: Option<PathBuf>,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: crate::device::Backend,
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
@@ -188,6 +194,7 @@ fn encode_options(a: EncodeArgs) -> crate::encode::EncodeOptions {
         noise: a.fit_noise,
         title: a.title,
         write_source: a.write_source,
+        device: a.device,
         json: a.json,
         quiet: a.quiet,
     }
@@ -290,8 +297,8 @@ where
     };
     match cli.command {
         Command::Encode(args) => crate::encode::run(&encode_options(args), out),
-        Command::Decode { input, output, model, json, quiet } => {
-            crate::decode::run(&crate::decode::DecodeOptions { input, output, model: crate::model::model_path(model), json, quiet }, out)
+        Command::Decode { input, output, model, device, json, quiet } => {
+            crate::decode::run(&crate::decode::DecodeOptions { input, output, model: crate::model::model_path(model), device, json, quiet }, out)
         }
         Command::Compare { reference, test, json } => crate::metrics::run(&reference, &test, json, out),
         Command::Info { file, json } => crate::info::run(&file, json, out),

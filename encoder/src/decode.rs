@@ -22,6 +22,7 @@ pub struct DecodeOptions {
     pub input: PathBuf,
     pub output: PathBuf,
     pub model: PathBuf,
+    pub device: crate::device::Backend,
     pub json: bool,
     pub quiet: bool,
 }
@@ -66,7 +67,7 @@ pub fn decode_frames(base: &BaseModel, clip: &Bitstream, render: &Render, device
 pub fn run(o: &DecodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let started = Instant::now();
     let clip = read_clip(&o.input)?;
-    let device = Device::flex();
+    let device = crate::device::device(o.device)?;
     let base = load_base(&o.model, &device)?;
     render::check(&base, &clip.header).map_err(|e| render_error(&o.input, &o.model, e))?;
     let frames = decode_frames(&base, &clip, &Render::of(&clip.header), &device, o.quiet || o.json).map_err(|e| render_error(&o.input, &o.model, e))?;

@@ -71,6 +71,7 @@ pub struct EncodeOptions {
     pub noise: FitNoise,
     pub title: Option<String>,
     pub write_source: Option<PathBuf>,
+    pub device: crate::device::Backend,
     pub json: bool,
     pub quiet: bool,
 }
@@ -92,6 +93,7 @@ pub struct Summary {
     pub quant_step: f32,
     pub lambda: f64,
     pub preset: Preset,
+    pub device: crate::device::Backend,
     pub stage1_loss: f64,
     pub stage2_loss: Option<f64>,
     /// Mean squared error of the decoded latents against the clip's (model space), and
@@ -182,7 +184,7 @@ fn mse(a: &Tensor<5>, b: &Tensor<5>) -> f64 {
 
 pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let started = Instant::now();
-    let device = Device::flex();
+    let device = crate::device::device(o.device)?;
     let base = load_base(&o.model, &device)?;
     let (w, h) = o.size;
     render::check_size(&base, w as usize, h as usize).map_err(|e| CliError::Usage(format!("--size: {e}")))?;
@@ -297,6 +299,7 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         quant_step: clip.header.quant_step,
         lambda,
         preset: o.preset,
+        device: o.device,
         stage1_loss: fitted.loss1,
         stage2_loss: fitted.loss2,
         latent_mse: mse(&decoded, &z0),

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod corpus;
 pub mod decode;
+pub mod device;
 pub mod encode;
 pub mod error;
 pub mod fit;

@@ -38,6 +38,8 @@ pub enum RenderError {
     Format(#[from] FormatError),
     #[error(transparent)]
     Hash(#[from] HashError),
+    #[error("reading frames back from the device failed: {0}")]
+    Readback(String),
 }
 
 /// Checks that `header` can be decoded by `model`: the same SHA-256 and a size the
@@ -99,19 +101,39 @@ impl Frames {
 }
 
 /// Model-space latents [1, T, C, h, w] -> RGB8 frames, one frame at a time through the
-/// TAEF2 decoder (bounded memory); `on_frame(i)` after each.
+/// TAEF2 decoder (bounded memory); `on_frame(i)` after each. Native only: reads back
+/// synchronously.
 pub fn frames(model: &BaseModel, z: Tensor<5>, mut on_frame: impl FnMut(usize)) -> Frames {
-    let [_, t, c, h, w] = z.dims();
-    let s = super::taef2::SCALE;
-    let (height, width) = (h * s, w * s);
-    let mut rgb = Vec::with_capacity(t * height * width * 3);
-    for i in 0..t {
-        let zi = z.clone().slice([0..1, i..i + 1, 0..c, 0..h, 0..w]);
-        let planar: Vec<f32> = model.decode(zi).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 frames");
-        rgb.extend(interleave(&planar, width * height));
+    let mut out = empty_frames(&z);
+    for i in 0..out.count {
+        let planar = decode_frame(model, &z, i).into_data();
+        out.rgb.extend(interleave(&planar.convert::<f32>().try_to_vec::<f32>().expect("f32 frames"), out.width * out.height));
         on_frame(i);
     }
-    Frames { width, height, count: t, rgb }
+    out
+}
+
+/// `frames` with asynchronous readback, as WebGPU in a browser requires.
+pub async fn frames_async(model: &BaseModel, z: Tensor<5>, mut on_frame: impl FnMut(usize)) -> Result<Frames, RenderError> {
+    let mut out = empty_frames(&z);
+    for i in 0..out.count {
+        let planar = decode_frame(model, &z, i).into_data_async().await.map_err(|e| RenderError::Readback(format!("{e:?}")))?;
+        out.rgb.extend(interleave(&planar.convert::<f32>().try_to_vec::<f32>().expect("f32 frames"), out.width * out.height));
+        on_frame(i);
+    }
+    Ok(out)
+}
+
+fn empty_frames(z: &Tensor<5>) -> Frames {
+    let [_, t, _, h, w] = z.dims();
+    let s = super::taef2::SCALE;
+    Frames { width: w * s, height: h * s, count: t, rgb: Vec::with_capacity(t * h * s * w * s * 3) }
+}
+
+/// Frame `i` of model-space latents [1, T, C, h, w], decoded: [1, 1, 3, 8h, 8w].
+fn decode_frame(model: &BaseModel, z: &Tensor<5>, i: usize) -> Tensor<5> {
+    let [_, _, c, h, w] = z.dims();
+    model.decode(z.clone().slice([0..1, i..i + 1, 0..c, 0..h, 0..w]))
 }
 
 /// Planar [3, n] in [0, 1] -> interleaved RGB8, rounding to nearest.
