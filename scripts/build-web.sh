@@ -21,4 +21,16 @@ cp web/lora-video.js web/worker.js "$dist/"
 cargo build -j2 -p lora-video
 target/debug/lora-video pack-base --denoiser "models/$model/denoiser.safetensors" -o "$dist/base.lvm"
 rm -rf "$dist/demo" && cp -r web/demo "$dist/demo"
+# The original frames beside each sample, where the source is at hand (fetched by
+# scripts/fetch-data.sh --test; third-party, so made here and never committed).
+src="${LORA_VIDEO_DATA:-$HOME/.cache/lora-video/data}/deb/opencv-doc/usr/share/doc/opencv-doc/examples/data"
+if command -v ffmpeg >/dev/null && [ -d "$src" ]; then
+    mkdir -p "$dist/demo/originals"
+    python3 -c 'import json, sys; [print(s["name"], s["source"].split("/")[-1], s["start"], s["frames"]) for s in json.load(open(sys.argv[1]))]' web/demo/samples/samples.json |
+    while read -r name file start frames; do
+        ffmpeg -v error -nostdin -y -i "$src/$file" -frames:v 1 \
+            -vf "select=between(n\,$start\,$((start + frames - 1))),scale=128:128:force_original_aspect_ratio=increase,crop=128:128,tile=8x$(((frames + 7) / 8))" \
+            "$dist/demo/originals/$name.png"
+    done
+fi
 echo "$dist"

@@ -90,10 +90,12 @@ fn decode(clip: &Path) -> Vec<f32> {
 fn encode_obeys_the_budget_and_beats_the_base_model() {
     let dir = scratch();
     let (lvc, src) = (dir.join("vtest.lvc"), dir.join("vtest-src.y4m"));
-    let summary = encode(&opencv_clip("vtest.avi"), &lvc, &src, &["--bytes", "400"]);
+    let summary = encode(&opencv_clip("vtest.avi"), &lvc, &src, &["--bytes", "600", "--preset", "default"]);
     let len = std::fs::metadata(&lvc).unwrap().len();
-    assert!(len <= 400, "{len} bytes over a budget of 400");
+    assert!(len <= 600, "{len} bytes over a budget of 600");
     assert_eq!(summary["bytes"], len);
+    let (fit_mse, base_mse) = (summary["latent_mse"].as_f64().unwrap(), summary["base_latent_mse"].as_f64().unwrap());
+    assert!(fit_mse < 0.8 * base_mse, "latent MSE {fit_mse} against the base model's {base_mse}");
     let source = read_y4m(&src);
     let decoded = decode(&lvc);
 

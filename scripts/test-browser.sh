@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Browser tests of <lora-video> in Debian's headless chromium (tests/browser/run.mjs),
+# on the tiny test model: the committed sample decodes on the CPU and (where chromium
+# offers an adapter) on WebGPU, matching the native decoder within 40 dB; bad src and a
+# wrong-model clip give typed error events; a second element reuses the cached model.
+#   BENCH=out.json bash scripts/test-browser.sh   also writes the timings
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dist=target/web-test
+MODEL=tiny DIST=$dist bash scripts/build-web.sh >/dev/null
+fix=$(mktemp -d)
+cp tests/browser/fixtures/tiny.lvc "$fix/"
+cp web/demo/samples/tree.lvc "$fix/wrong-model.lvc"   # made for the default model
+target/debug/lora-video decode -q -i "$fix/tiny.lvc" -m "$dist/base.lvm" -o "$fix/ref_%02d.png"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+node tests/browser/run.mjs "$dist" "$fix" ${BENCH:+--bench "$BENCH"}
