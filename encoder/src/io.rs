@@ -11,10 +11,12 @@ pub fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
     move |source| CliError::Io { path: path.to_path_buf(), source }
 }
 
-/// A hidden temporary name beside `path`.
+/// A hidden temporary name beside `path`, unique to this process and call.
 pub fn temp_path(path: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.partial", std::process::id()))
+    path.with_file_name(format!(".{name}.{}-{n}.partial", std::process::id()))
 }
 
 /// Writes `bytes` to `path` atomically.
