@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 data=$(bash scripts/fetch-data.sh --test | tail -1)
 avi="$data/deb/opencv-doc/usr/share/doc/opencv-doc/examples/data"
 preset=${PRESET:-default}
-cargo build -j2 -p lora-video
+# The same build as `cargo test --workspace` (one feature set, so burn is built once).
+cargo test -j2 -q --workspace --no-run
 bin=target/debug/lora-video   # dev profile; burn and every dependency at opt-level 2 (Cargo.toml)
 [ -f base.lvm ] || $bin pack-base -o base.lvm
 out=$(mktemp -d)

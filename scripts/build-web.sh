@@ -18,7 +18,8 @@ else
     echo "wasm-opt (binaryen >= 116) not found: the .wasm is not size-optimised" >&2
 fi
 cp web/lora-video.js web/worker.js "$dist/"
-cargo build -j2 -p lora-video
+# The same build as `cargo test --workspace` (one feature set, so burn is built once).
+cargo test -j2 -q --workspace --no-run
 target/debug/lora-video pack-base --denoiser "models/$model/denoiser.safetensors" -o "$dist/base.lvm"
 rm -rf "$dist/demo" && cp -r web/demo "$dist/demo"
 # The original frames beside each sample, where the source is at hand (fetched by
