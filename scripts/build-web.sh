@@ -11,11 +11,18 @@ dist=${DIST:-web/dist}
 cargo build -j2 --profile wasm -p lora-video-decoder-wasm --target wasm32-unknown-unknown
 mkdir -p "$dist"
 wasm-bindgen --target web --no-typescript --out-dir "$dist" target/wasm32-unknown-unknown/wasm/lora_video_decoder_wasm.wasm
+# wasm-opt: binaryen >= 116 on PATH, else npm's binaryen 132 (tests/browser/package.json).
+opt=""
 if command -v wasm-opt >/dev/null && [ "$(wasm-opt --version | grep -o '[0-9]\+' | head -1)" -ge 116 ]; then
-    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+    opt=wasm-opt
+elif command -v npm >/dev/null && (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+    opt=tests/browser/node_modules/.bin/wasm-opt
+fi
+if [ -n "$opt" ]; then
+    $opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
         "$dist/lora_video_decoder_wasm_bg.wasm" -o "$dist/lora_video_decoder_wasm_bg.wasm"
 else
-    echo "wasm-opt (binaryen >= 116) not found: the .wasm is not size-optimised" >&2
+    echo "no wasm-opt (binaryen >= 116): the .wasm is not size-optimised" >&2
 fi
 cp web/lora-video.js web/worker.js "$dist/"
 # The same build as `cargo test --workspace` (one feature set, so burn is built once).
@@ -29,7 +36,9 @@ if command -v ffmpeg >/dev/null && [ -d "$src" ]; then
     mkdir -p "$dist/demo/originals"
     python3 -c 'import json, sys; [print(s["name"], s["source"].split("/")[-1], s["start"], s["frames"]) for s in json.load(open(sys.argv[1]))]' web/demo/samples/samples.json |
     while read -r name file start frames; do
-        ffmpeg -v error -nostdin -y -i "$src/$file" -frames:v 1 \
+        # Frame numbers as the encoder counts them: after ffmpeg's constant-rate output.
+        { ffmpeg -v quiet -nostdin -i "$src/$file" -an -frames:v $((start + frames)) -pix_fmt yuv444p -f yuv4mpegpipe - || true; } |
+        ffmpeg -v error -nostdin -y -f yuv4mpegpipe -i - -frames:v 1 \
             -vf "select=between(n\,$start\,$((start + frames - 1))),scale=128:128:force_original_aspect_ratio=increase,crop=128:128,tile=8x$(((frames + 7) / 8))" \
             "$dist/demo/originals/$name.png"
     done
