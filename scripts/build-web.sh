@@ -4,6 +4,7 @@
 # the demo site with its committed sample clips.
 #   bash scripts/build-web.sh            default model (models/default)
 #   MODEL=tiny bash scripts/build-web.sh the tiny test model (the browser tests)
+#   NO_WASM_OPT=1 ...                    skip wasm-opt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${MODEL:-default}
@@ -12,8 +13,11 @@ cargo build -j2 --profile wasm -p lora-video-decoder-wasm --target wasm32-unknow
 mkdir -p "$dist"
 wasm-bindgen --target web --no-typescript --out-dir "$dist" target/wasm32-unknown-unknown/wasm/lora_video_decoder_wasm.wasm
 # wasm-opt: binaryen >= 116 on PATH, else npm's binaryen 132 (tests/browser/package.json).
+# NO_WASM_OPT=1 skips it (the browser tests do: it takes minutes on 2 cores).
 opt=""
-if command -v wasm-opt >/dev/null && [ "$(wasm-opt --version | grep -o '[0-9]\+' | head -1)" -ge 116 ]; then
+if [ -n "${NO_WASM_OPT:-}" ]; then
+    :
+elif command -v wasm-opt >/dev/null && [ "$(wasm-opt --version | grep -o '[0-9]\+' | head -1)" -ge 116 ]; then
     opt=wasm-opt
 elif command -v npm >/dev/null && (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
     opt=tests/browser/node_modules/.bin/wasm-opt

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dist=target/web-test
-MODEL=tiny DIST=$dist bash scripts/build-web.sh >/dev/null
+NO_WASM_OPT=1 MODEL=tiny DIST=$dist bash scripts/build-web.sh >/dev/null
 fix=$(mktemp -d)
 cp tests/browser/fixtures/tiny.lvc "$fix/"
 cp web/demo/samples/tree.lvc "$fix/wrong-model.lvc"   # made for the default model
