@@ -26,7 +26,7 @@ if [ -n "$opt" ]; then
     $opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
         "$dist/lora_video_decoder_wasm_bg.wasm" -o "$dist/lora_video_decoder_wasm_bg.wasm"
 else
-    echo "no wasm-opt (binaryen >= 116): the .wasm is not size-optimised" >&2
+    [ -n "${NO_WASM_OPT:-}" ] || echo "no wasm-opt (binaryen >= 116): the .wasm is not size-optimised" >&2
 fi
 cp web/lora-video.js web/worker.js "$dist/"
 # The same build as `cargo test --workspace` (one feature set, so burn is built once).

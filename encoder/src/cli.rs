@@ -238,6 +238,9 @@ pub struct TrainArgs {
     /// Folder with the TAEF2 checkpoints [env: LORA_VIDEO_TAEF2].
     #[arg(long)]
     pub taef2: Option<PathBuf>,
+    /// Compute backend of the training loop (the latent cache is made on the CPU).
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: crate::device::Backend,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -275,6 +278,7 @@ fn train_options(a: TrainArgs) -> Result<crate::train::TrainOptions, CliError> {
         val_every: a.val_every,
         seed: a.seed,
         taef2: taef2_dir(a.taef2),
+        device: a.device,
         quiet: a.quiet,
     })
 }

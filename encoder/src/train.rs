@@ -36,6 +36,7 @@ pub struct TrainOptions {
     pub val_every: usize,
     pub seed: u64,
     pub taef2: PathBuf,
+    pub device: crate::device::Backend,
     pub quiet: bool,
 }
 
@@ -186,7 +187,8 @@ fn scalar(t: Tensor<1>) -> f32 {
 pub fn run(o: &TrainOptions, log: &mut dyn Write) -> Result<(), CliError> {
     std::fs::create_dir_all(&o.out).map_err(io_err(&o.out))?;
     let lat = latents(o, log)?;
-    let device = Device::flex().autodiff();
+    let plain = crate::device::device(o.device)?;
+    let device = plain.clone().autodiff();
     device.seed(o.seed); // the initial weights, so a run is reproducible from --seed
     let ckpt = o.out.join("checkpoint.bpk");
     let (optim_path, state_path) = (o.out.join("optimizer.bpk"), o.out.join("state.json"));
@@ -232,7 +234,7 @@ pub fn run(o: &TrainOptions, log: &mut dyn Write) -> Result<(), CliError> {
         bar.set_message(format!("loss {:.4} val {val} {clips_per_s:.2} clips/s", ema.unwrap_or(value)));
         bar.set_position(state.step as u64);
         if state.step % o.val_every == 0 || state.step == o.steps {
-            let val = validate(&model.valid(), &lat, &state.latent, &Device::flex());
+            let val = validate(&model.valid(), &lat, &state.latent, &plain);
             state.val.push((state.step, val));
             let _ = writeln!(csv, "{},{:.6},{:.6},{:.1}", state.step, ema.unwrap_or(value), val, secs);
             state.train_seconds = secs;

@@ -140,6 +140,11 @@ fn other_inputs_and_outputs() {
     let pattern = dir.join("frame_%03d.png");
     cli(&["decode", "-q", "-i", again.to_str().unwrap(), "-o", pattern.to_str().unwrap(), "-m", tiny().to_str().unwrap()]).unwrap();
     assert!(dir.join("frame_000.png").exists() && dir.join("frame_001.png").exists() && !dir.join("frame_002.png").exists());
+    // mp4 through ffmpeg, written under a temporary name and renamed.
+    let mp4 = dir.join("again.mp4");
+    cli(&["decode", "-q", "-i", again.to_str().unwrap(), "-o", mp4.to_str().unwrap(), "-m", tiny().to_str().unwrap()]).unwrap();
+    let back = media::read(&mp4, Select { start: 0, count: 100 }, (24, 1)).unwrap();
+    assert_eq!((back.frames.len(), back.width(), back.height()), (2, 64, 64));
     let still = dir.join("still.lvc");
     let s = encode(&dir.join("frame_001.png"), &still, &dir.join("still-src.png"), &["--stage1", "5", "--stage2", "2"]);
     assert_eq!(s["frames"], 1);
