@@ -10,8 +10,8 @@ bash scripts/build-web.sh > /dev/null
 wasm=web/dist/lora_video_decoder_wasm_bg.wasm
 size() { stat -c%s "$1"; }
 gz() { gzip -9c "$1" | wc -c; }
-opt=$(command -v wasm-opt >/dev/null && echo "after wasm-opt -Oz" || echo "no wasm-opt on this machine")
-python3 - "$out/times.json" "$(size $wasm)" "$(gz $wasm)" "$(size web/dist/lora_video_decoder_wasm.js)" "$(size web/dist/base.lvm)" "$(gz web/dist/base.lvm)" "$(size target/web-test/base.lvm)" "$opt" "$(chromium --version)" <<'PY'
+opt=$({ command -v wasm-opt >/dev/null || [ -x tests/browser/node_modules/.bin/wasm-opt ]; } && echo "after wasm-opt -Oz" || echo "no wasm-opt on this machine")
+python3 - "$out/times.json" "$(size $wasm)" "$(gz $wasm)" "$(size web/dist/lora_video_decoder_wasm.js)" "$(size web/dist/base.lvm)" "$(gz web/dist/base.lvm)" "$(size target/web-test/base.lvm)" "$opt" "$(chromium --version 2>/dev/null)" <<'PY'
 import json, re, sys
 times, wasm, wasm_gz, js, lvm, lvm_gz, tiny, opt, chromium = sys.argv[1:]
 t = json.load(open(times))
