@@ -52,16 +52,5 @@ including model loading; memory is peak RSS.
 ${rows}
 No GPU was lent to the session that ran this, so there is no GPU row.
 <!-- codec:end -->"
-doc=docs/BENCHMARKS.md
-[ -f $doc ] || printf '# Benchmarks\n\nEvery number here comes from a script in the repo; each section names its command.\n\n' > $doc
-python3 - "$doc" "$section" <<'EOF'
-import re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-if "<!-- codec:begin -->" in text:
-    text = re.sub(r"<!-- codec:begin -->.*?<!-- codec:end -->", lambda m: section, text, flags=re.S)
-else:
-    text = text.rstrip() + "\n\n" + section + "\n"
-open(path, "w").write(text)
-EOF
-echo "$section"; echo "files: $out"
+printf '%s\n' "$section" | python3 scripts/bench-section.py codec
+echo "files: $out"

@@ -11,8 +11,8 @@ wasm=web/dist/lora_video_decoder_wasm_bg.wasm
 size() { stat -c%s "$1"; }
 gz() { gzip -9c "$1" | wc -c; }
 opt=$({ command -v wasm-opt >/dev/null || [ -x tests/browser/node_modules/.bin/wasm-opt ]; } && echo "after wasm-opt -Oz" || echo "no wasm-opt on this machine")
-python3 - "$out/times.json" "$(size $wasm)" "$(gz $wasm)" "$(size web/dist/lora_video_decoder_wasm.js)" "$(size web/dist/base.lvm)" "$(gz web/dist/base.lvm)" "$(size target/web-test/base.lvm)" "$opt" "$(chromium --version 2>/dev/null)" <<'PY'
-import json, re, sys
+python3 - "$out/times.json" "$(size $wasm)" "$(gz $wasm)" "$(size web/dist/lora_video_decoder_wasm.js)" "$(size web/dist/base.lvm)" "$(gz web/dist/base.lvm)" "$(size target/web-test/base.lvm)" "$opt" "$(chromium --version 2>/dev/null)" <<'PY' | python3 scripts/bench-section.py web
+import json, sys
 times, wasm, wasm_gz, js, lvm, lvm_gz, tiny, opt, chromium = sys.argv[1:]
 t = json.load(open(times))
 def row(name, r):
@@ -42,12 +42,5 @@ times say nothing about a real GPU.
 {row("CPU (flex in wasm)", t.get("cpu"))}
 {row("WebGPU (SwiftShader)", t.get("webgpu"))}
 <!-- web:end -->"""
-doc = "docs/BENCHMARKS.md"
-text = open(doc).read()
-if "<!-- web:begin -->" in text:
-    text = re.sub(r"<!-- web:begin -->.*?<!-- web:end -->", lambda m: section, text, flags=re.S)
-else:
-    text = text.rstrip() + "\n\n" + section + "\n"
-open(doc, "w").write(text)
 print(section)
 PY
