@@ -96,8 +96,7 @@ fn latents(o: &TrainOptions, log: &mut dyn Write) -> Result<Latents, CliError> {
     }
     let _ = writeln!(log, "corpus: train {}; held out {}", train.describe(), dev.describe());
     let device = Device::flex();
-    let (enc, _) = taef2::load_checkpoints(&o.taef2).map_err(|e| CliError::bad_input(&o.taef2, e))?;
-    let encoder = taef2::Encoder::load(&enc, &device).map_err(|e| CliError::bad_input(&o.taef2, e))?;
+    let encoder = crate::model::load_taef2_encoder(&o.taef2, &device)?;
     let clip_len: usize = clip.iter().product();
     let make = |split: &corpus::Split, n: usize, seed: u64, label: &str| -> Vec<u8> {
         let mut rng = Rng::new(seed);
