@@ -58,6 +58,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rate-distortion against x264, x265 and SVT-AV1 (ffmpeg) at matched bytes: CSVs, BD-rates, plots.
+    Eval(crate::eval::EvalArgs),
+    /// The representation curve: quality of the continuous fit against fit steps, per vector length k.
+    EvalCurve(crate::eval::CurveArgs),
     /// Train the base denoiser: flow matching on TAEF2 latents of the photo corpus.
     TrainBase(TrainArgs),
     /// Build the base-model package (.lvm) from the denoiser file and TAEF2's decoder.
@@ -153,7 +157,7 @@ pub struct EncodeArgs {
     pub quiet: bool,
 }
 
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or("expected WxH, e.g. 256x256")?;
     let p = |v: &str| v.parse::<u32>().map_err(|_| format!("{v} is not a number"));
     let (w, h) = (p(w)?, p(h)?);
@@ -306,6 +310,8 @@ where
         }
         Command::Compare { reference, test, json } => crate::metrics::run(&reference, &test, json, out),
         Command::Info { file, json } => crate::info::run(&file, json, out),
+        Command::Eval(args) => crate::eval::run_eval(&args, out),
+        Command::EvalCurve(args) => crate::eval::run_curve(&args, out),
         Command::TrainBase(args) => crate::train::run(&train_options(args)?, out),
         Command::PackBase { denoiser, taef2, output } => crate::pack::run(&denoiser, &taef2_dir(taef2), &output, out),
     }

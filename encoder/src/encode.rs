@@ -146,36 +146,95 @@ pub fn pack(template: &Header, theta: &[f32], step: f32) -> Result<Bitstream, Cl
     Bitstream::encode(header, &symbols).map_err(|e| CliError::Usage(format!("cannot write this clip: {e}")))
 }
 
-/// The finest step at or above `step` whose clip fits in `budget` bytes: double until it
-/// fits, then bisect in log space. (At a large enough step every symbol is 0 and the
-/// payload is empty, so any budget of at least the bare header fits.)
+/// The finest quantiser step whose clip fits in `budget` bytes, searched from `step`
+/// (stage 2's learned step): coarser (doubling) while it does not fit, finer (halving)
+/// while it does, then bisection in log space. A finer step than the learned one spends
+/// spare budget on a closer copy of theta. (At a large enough step every symbol is 0 and
+/// the payload is empty, so any budget of at least the bare header fits.)
 pub fn fit_budget(template: &Header, theta: &[f32], step: f32, budget: usize) -> Result<Bitstream, CliError> {
-    let first = pack(template, theta, step)?;
-    if first.len() <= budget {
-        return Ok(first);
-    }
-    let (mut lo, mut hi) = (step, step);
-    let mut fits = loop {
-        hi *= 2.0;
-        let b = pack(template, theta, hi)?;
-        if b.len() <= budget {
-            break b;
+    let fits_in = |s: f32| pack(template, theta, s).ok().filter(|b| b.len() <= budget);
+    // Invariant once found: `hi` fits (its clip in `best`), `lo` < `hi` does not.
+    let (mut lo, mut hi, mut best) = match fits_in(step) {
+        Some(b) => {
+            let (mut hi, mut best) = (step, b);
+            loop {
+                let finer = hi / 2.0;
+                if finer < format::MIN_QUANT_STEP {
+                    return Ok(best);
+                }
+                match fits_in(finer) {
+                    Some(b) => (hi, best) = (finer, b),
+                    None => break (finer, hi, best),
+                }
+            }
         }
-        if hi >= format::MAX_QUANT_STEP {
-            return Err(CliError::Usage(format!("--bytes {budget} is below the smallest clip this header allows ({} bytes)", b.len())));
+        None => {
+            let mut lo = step;
+            loop {
+                let coarser = lo * 2.0;
+                if let Some(b) = fits_in(coarser) {
+                    break (lo, coarser, b);
+                }
+                if coarser >= format::MAX_QUANT_STEP {
+                    let least = pack(template, theta, format::MAX_QUANT_STEP)?.len();
+                    return Err(CliError::Usage(format!("--bytes {budget} is below the smallest clip this header allows ({least} bytes)")));
+                }
+                lo = coarser;
+            }
         }
-        lo = hi;
     };
     for _ in 0..24 {
         let mid = (lo * hi).sqrt();
-        let b = pack(template, theta, mid)?;
-        if b.len() <= budget {
-            (hi, fits) = (mid, b);
-        } else {
-            lo = mid;
+        match fits_in(mid) {
+            Some(b) => (hi, best) = (mid, b),
+            None => lo = mid,
         }
     }
-    Ok(fits)
+    Ok(best)
+}
+
+/// The header every candidate clip of these frames shares (quantiser and prior still
+/// to be set by `pack`): vector length `k` (default `DEFAULT_K`, capped by the model's
+/// LoRA entries at `rank`), sampler and hash seed `seed`.
+#[allow(clippy::too_many_arguments)]
+pub fn template(base: &BaseModel, frames: &[image::RgbImage], fps: (u16, u16), seed: u32, k: Option<u32>, rank: u8, steps: u8, title: Option<String>) -> Result<Header, CliError> {
+    let entries = base.config.lora_slots(usize::from(rank)).iter().map(|s| s.rows as u64 * s.cols as u64).sum::<u64>();
+    let k = k.unwrap_or(DEFAULT_K.min(entries.min(u64::from(u32::MAX)) as u32));
+    if k == 0 || u64::from(k) > entries {
+        return Err(CliError::Usage(format!("--k {k}: this model has {entries} LoRA entries at rank {rank}; k must be 1..={entries} (raise --rank for more)")));
+    }
+    let (w, h) = frames.first().map(|f| f.dimensions()).ok_or_else(|| CliError::Usage("no frames to encode".into()))?;
+    let header = Header {
+        model_sha256: base.sha256,
+        width: w as u16,
+        height: h as u16,
+        frames: frames.len() as u16,
+        fps: Fps { num: fps.0, den: fps.1 },
+        sampler: Sampler { steps, shift: base.manifest.sampler.shift, seed },
+        lora: Lora { rank, targets: LoraTargets::AttentionQkvo, hash_seed: seed, k },
+        quant_step: 1.0,
+        prior: Prior { kind: PriorKind::Laplace, scale: 1.0, min: 0, max: 0 },
+        scaling: None,
+        metadata: title.map(|t| format::Metadata { title: t, caption: String::new() }),
+    };
+    header.check().map_err(|e| CliError::Usage(format!("cannot encode this clip: {e}")))?;
+    Ok(header)
+}
+
+/// The fit's settings for a preset, with overrides of its steps.
+pub fn fit_config(preset: Preset, stage1: Option<usize>, stage2: Option<usize>, lr: f64, lambda: f64, noise: FitNoise, seed: u32) -> FitConfig {
+    let (s1, s2, batch) = preset.schedule();
+    FitConfig {
+        stage1: stage1.unwrap_or(s1),
+        stage2: stage2.unwrap_or(s2),
+        batch,
+        lr,
+        lambda,
+        noise,
+        sampler_seed: u64::from(seed),
+        seed: u64::from(seed),
+        init_std: 0.02,
+    }
 }
 
 fn mse(a: &Tensor<5>, b: &Tensor<5>) -> f64 {
@@ -215,26 +274,9 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         (None, Some(_)) => return Err(CliError::Usage("--kbps must be positive".into())),
         (None, None) => None,
     };
-    let entries = base.config.lora_slots(usize::from(o.rank)).iter().map(|s| s.rows as u64 * s.cols as u64).sum::<u64>();
-    let k = o.k.unwrap_or(DEFAULT_K.min(entries as u32));
-    if k == 0 || u64::from(k) > entries {
-        return Err(CliError::Usage(format!("--k {k}: this model has {entries} LoRA entries at rank {}; k must be 1..={entries} (raise --rank for more)", o.rank)));
-    }
     let steps = o.steps.unwrap_or(base.manifest.sampler.steps as u8);
-    let template = Header {
-        model_sha256: base.sha256,
-        width: w as u16,
-        height: h as u16,
-        frames: frames.len() as u16,
-        fps: Fps { num: fps.0, den: fps.1 },
-        sampler: Sampler { steps, shift: base.manifest.sampler.shift, seed: o.seed },
-        lora: Lora { rank: o.rank, targets: LoraTargets::AttentionQkvo, hash_seed: o.seed, k },
-        quant_step: 1.0,
-        prior: Prior { kind: PriorKind::Laplace, scale: 1.0, min: 0, max: 0 },
-        scaling: None,
-        metadata: o.title.as_ref().map(|t| format::Metadata { title: t.clone(), caption: String::new() }),
-    };
-    template.check().map_err(|e| CliError::Usage(format!("cannot encode this clip: {e}")))?;
+    let template = template(&base, &frames, fps, o.seed, o.k, o.rank, steps, o.title.clone())?;
+    let k = template.lora.k;
     if let Some(b) = budget {
         let least = template.header_len() + format::CHECKSUM_LEN;
         if b < least {
@@ -247,19 +289,8 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let ad = device.clone().autodiff();
     let denoiser = base.denoiser.clone().fork(&ad);
     let map = render::lora_map(&base, &template, &ad).map_err(|e| CliError::Usage(e.to_string()))?;
-    let (stage1, stage2, batch) = o.preset.schedule();
     let lambda = o.lambda.unwrap_or(DEFAULT_LAMBDA);
-    let cfg = FitConfig {
-        stage1: o.stage1.unwrap_or(stage1),
-        stage2: o.stage2.unwrap_or(stage2),
-        batch,
-        lr: o.lr,
-        lambda,
-        noise: o.noise,
-        sampler_seed: u64::from(o.seed),
-        seed: u64::from(o.seed),
-        init_std: 0.02,
-    };
+    let cfg = fit_config(o.preset, o.stage1, o.stage2, o.lr, lambda, o.noise, o.seed);
     let shape = render::latent_shape(&base, &template);
     let bar = progress((cfg.stage1 + cfg.stage2) as u64, "fit", o.quiet || o.json);
     let z0_ad = Tensor::<5>::from_data(z0.clone().into_data(), &ad);
@@ -325,4 +356,42 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         )
     };
     writeln!(out, "{text}").map_err(|source| CliError::Io { path: "<stdout>".into(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lora_video_shared::noise::{self, Stream};
+
+    fn header(k: u32) -> Header {
+        Header {
+            model_sha256: [7; 32],
+            width: 128,
+            height: 128,
+            frames: 8,
+            fps: Fps { num: 24, den: 1 },
+            sampler: Sampler { steps: 8, shift: 3.0, seed: 0 },
+            lora: Lora { rank: 1, targets: LoraTargets::AttentionQkvo, hash_seed: 0, k },
+            quant_step: 1.0,
+            prior: Prior { kind: PriorKind::Laplace, scale: 1.0, min: 0, max: 0 },
+            scaling: None,
+            metadata: None,
+        }
+    }
+
+    #[test]
+    fn budget_search_fills_the_budget_from_either_side() {
+        let theta: Vec<f32> = noise::gaussian_vec(3, Stream::Initial, 4096).iter().map(|v| v * 0.05).collect();
+        let h = header(4096);
+        for budget in [300, 1000, 2500] {
+            // From a step far too coarse and one far too fine.
+            for start in [0.5f32, 0.0005] {
+                let clip = fit_budget(&h, &theta, start, budget).unwrap();
+                let n = clip.to_bytes().unwrap().len();
+                assert!(n <= budget && n as f64 >= 0.95 * budget as f64, "budget {budget} from {start}: {n} bytes");
+            }
+        }
+        let least = h.header_len() + format::CHECKSUM_LEN;
+        assert!(fit_budget(&h, &theta, 0.01, least - 1).is_err());
+    }
 }

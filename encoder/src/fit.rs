@@ -100,88 +100,141 @@ fn laplace_bits(y: Tensor<1>, b: Tensor<1>) -> Tensor<1> {
     (zero.clone() * bits0 + zero.neg().add_scalar(1.0) * bits_a).sum()
 }
 
-/// Fits theta (length `map.k()`) to `z0` [1, T, C, h, w] (model space), then, when
-/// `cfg.stage2 > 0`, fine-tunes it for rate and distortion from `init_step`.
-pub fn fit(model: &Denoiser, map: &LoraMap, z0: &Tensor<5>, sampler_shape: [usize; 5], cfg: &FitConfig, init_step: Option<f32>, mut on_progress: impl FnMut(Progress)) -> Fitted {
-    let device: Device = z0.device();
-    let model = model.clone().no_grad();
-    let k = map.k();
-    let [_, t_len, c, h, w] = sampler_shape;
-    let shape = [cfg.batch, t_len, c, h, w];
-    let n: usize = shape.iter().product::<usize>() / cfg.batch;
-    let z0b = z0.clone().repeat_dim(0, cfg.batch);
-    let decode_noise = sampler::initial_noise(sampler_shape, cfg.sampler_seed, &device).repeat_dim(0, cfg.batch);
-    let theta0: Vec<f32> = noise::gaussian_vec(cfg.seed ^ 0x7e7a, Stream::Initial, k).iter().map(|v| v * cfg.init_std).collect();
-    let one = |v: f32| Tensor::<1>::from_data(TensorData::new(vec![v], [1]), &device);
-    let mut adapter = Adapter {
-        theta: Param::from_tensor(Tensor::from_data(TensorData::new(theta0, [k]), &device)),
-        rho: Param::from_tensor(one(0.0)),
-        log_b: Param::from_tensor(one(0.0)),
-    };
+/// One clip's fitting problem: the frozen model, the index map and the clip's latents.
+pub struct Problem<'a> {
+    model: Denoiser,
+    map: &'a LoraMap,
+    z0b: Tensor<5>,
+    decode_noise: Tensor<5>,
+    shape: [usize; 5],
+    cfg: &'a FitConfig,
+    device: Device,
+}
 
-    // Distortion of theta (continuous or quantised) at this step's times and noise.
-    let distortion = |theta: Tensor<1>, step: usize| -> Tensor<1> {
+impl<'a> Problem<'a> {
+    /// `z0` [1, T, C, h, w] (model space) on an autodiff device; `sampler_shape` its shape.
+    pub fn new(model: &Denoiser, map: &'a LoraMap, z0: &Tensor<5>, sampler_shape: [usize; 5], cfg: &'a FitConfig) -> Self {
+        let device: Device = z0.device();
+        let [_, t_len, c, h, w] = sampler_shape;
+        Self {
+            model: model.clone().no_grad(),
+            map,
+            z0b: z0.clone().repeat_dim(0, cfg.batch),
+            decode_noise: sampler::initial_noise(sampler_shape, cfg.sampler_seed, &device).repeat_dim(0, cfg.batch),
+            shape: [cfg.batch, t_len, c, h, w],
+            cfg,
+            device,
+        }
+    }
+
+    /// Flow-matching distortion of theta (continuous or quantised) at this step's times and noise.
+    fn distortion(&self, theta: Tensor<1>, step: usize) -> Tensor<1> {
+        let cfg = self.cfg;
         let mut rng = crate::corpus::Rng::new(cfg.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let u = rng.uniform(0.0, 1.0);
         let t: Vec<f32> = (0..cfg.batch).map(|j| ((j as f64 + u) / cfg.batch as f64) as f32).collect();
         let e = match cfg.noise {
-            FitNoise::Decode => decode_noise.clone(),
-            FitNoise::Fresh => Tensor::from_data(TensorData::new(noise::gaussian_vec(cfg.seed.wrapping_add(1 + step as u64), Stream::Initial, n * cfg.batch), shape), &device),
+            FitNoise::Decode => self.decode_noise.clone(),
+            FitNoise::Fresh => {
+                let n = self.shape.iter().product::<usize>();
+                Tensor::from_data(TensorData::new(noise::gaussian_vec(cfg.seed.wrapping_add(1 + step as u64), Stream::Initial, n), self.shape), &self.device)
+            }
         };
-        let tt = Tensor::<1>::from_data(TensorData::new(t, [cfg.batch]), &device);
+        let tt = Tensor::<1>::from_data(TensorData::new(t, [cfg.batch]), &self.device);
         let t5 = tt.clone().reshape([cfg.batch, 1, 1, 1, 1]);
-        let xt = z0b.clone() * t5.clone().neg().add_scalar(1.0) + e.clone() * t5;
-        let factors = map.factors(theta, 1.0);
-        let v = model.forward(xt, tt, Some(&factors));
-        (v - (e - z0b.clone())).powi_scalar(2).mean()
-    };
-
-    // Stage 1: continuous.
-    let mut optim = AdamConfig::new().init();
-    let mut recent = Vec::new();
-    for step in 0..cfg.stage1 {
-        let loss = distortion(adapter.theta.val(), step);
-        let value = scalar(loss.clone());
-        recent.push(value);
-        on_progress(Progress { stage: 1, step, loss: value, bits: None });
-        let grads = GradientsParams::from_grads(loss.backward(), &adapter);
-        let lr = cfg.lr * cosine(step, cfg.stage1);
-        adapter = optim.step(lr, adapter, grads);
-    }
-    let tail = |v: &[f64]| v[v.len().saturating_sub(10)..].iter().sum::<f64>() / v.len().clamp(1, 10) as f64;
-    let loss1 = tail(&recent);
-    let theta: Vec<f32> = adapter.theta.val().into_data().try_to_vec::<f32>().expect("f32");
-
-    // The starting step: the one given, or a fraction of theta's mean magnitude.
-    let mean_abs = theta.iter().map(|v| v.abs()).sum::<f32>() / k as f32;
-    let step0 = init_step.unwrap_or((mean_abs / 2.0).max(1e-6));
-    if cfg.stage2 == 0 {
-        return Fitted { theta, step: step0, loss1, loss2: None, bits: None };
+        let xt = self.z0b.clone() * t5.clone().neg().add_scalar(1.0) + e.clone() * t5;
+        let factors = self.map.factors(theta, 1.0);
+        let v = self.model.forward(xt, tt, Some(&factors));
+        (v - (e - self.z0b.clone())).powi_scalar(2).mean()
     }
 
-    // Stage 2: rate-distortion with straight-through rounding.
-    adapter.rho = Param::from_tensor(one(inverse_softplus(step0)));
-    adapter.log_b = Param::from_tensor(one((mean_abs / step0).max(0.1).ln()));
-    let mut optim = AdamConfig::new().init();
-    let (mut recent, mut bits) = (Vec::new(), 0.0);
-    for step in 0..cfg.stage2 {
-        let s = softplus(adapter.rho.val(), 1.0);
-        let y = adapter.theta.val() / s.clone();
-        let y_hat = y.clone() + (y.clone().round() - y).detach();
-        let rate = laplace_bits(y_hat.clone(), adapter.log_b.val().exp());
-        let d = distortion(y_hat * s, cfg.stage1 + step);
-        let loss = d.clone() + rate.clone().mul_scalar(cfg.lambda);
-        let dv = scalar(d);
-        bits = scalar(rate);
-        recent.push(dv);
-        on_progress(Progress { stage: 2, step, loss: dv, bits: Some(bits) });
-        let grads = GradientsParams::from_grads(loss.backward(), &adapter);
-        let lr = cfg.lr * 0.3 * cosine(step, cfg.stage2);
-        adapter = optim.step(lr, adapter, grads);
+    fn one(&self, v: f32) -> Tensor<1> {
+        Tensor::<1>::from_data(TensorData::new(vec![v], [1]), &self.device)
     }
-    let theta = adapter.theta.val().into_data().try_to_vec::<f32>().expect("f32");
-    let step = scalar(softplus(adapter.rho.val(), 1.0)) as f32;
-    Fitted { theta, step, loss1, loss2: Some(tail(&recent)), bits: Some(bits) }
+
+    /// Stage 1: `cfg.stage1` steps of the continuous fit from a small random theta.
+    /// `on_theta(step, theta)` sees theta before the steps listed in `at` (and at the end
+    /// if `cfg.stage1` is listed). Returns theta and the mean loss of the last steps.
+    pub fn continuous(&self, mut on_progress: impl FnMut(Progress), at: &[usize], mut on_theta: impl FnMut(usize, &[f32])) -> (Vec<f32>, f64) {
+        let cfg = self.cfg;
+        let k = self.map.k();
+        let theta0: Vec<f32> = noise::gaussian_vec(cfg.seed ^ 0x7e7a, Stream::Initial, k).iter().map(|v| v * cfg.init_std).collect();
+        let mut adapter = Adapter {
+            theta: Param::from_tensor(Tensor::from_data(TensorData::new(theta0, [k]), &self.device)),
+            rho: Param::from_tensor(self.one(0.0)),
+            log_b: Param::from_tensor(self.one(0.0)),
+        };
+        let mut optim = AdamConfig::new().init();
+        let mut recent = Vec::new();
+        let values = |a: &Adapter| a.theta.val().into_data().try_to_vec::<f32>().expect("f32");
+        for step in 0..cfg.stage1 {
+            if at.contains(&step) {
+                on_theta(step, &values(&adapter));
+            }
+            let loss = self.distortion(adapter.theta.val(), step);
+            let value = scalar(loss.clone());
+            recent.push(value);
+            on_progress(Progress { stage: 1, step, loss: value, bits: None });
+            let grads = GradientsParams::from_grads(loss.backward(), &adapter);
+            let lr = cfg.lr * cosine(step, cfg.stage1);
+            adapter = optim.step(lr, adapter, grads);
+        }
+        let theta = values(&adapter);
+        if at.contains(&cfg.stage1) {
+            on_theta(cfg.stage1, &theta);
+        }
+        (theta, tail(&recent))
+    }
+
+    /// Stage 2: `cfg.stage2` steps of rate-distortion fine-tuning of `theta` with
+    /// straight-through rounding, from `init_step` (or half theta's mean magnitude).
+    pub fn fine_tune(&self, theta: Vec<f32>, loss1: f64, init_step: Option<f32>, mut on_progress: impl FnMut(Progress)) -> Fitted {
+        let cfg = self.cfg;
+        let k = theta.len();
+        let mean_abs = theta.iter().map(|v| v.abs()).sum::<f32>() / k.max(1) as f32;
+        let step0 = init_step.unwrap_or((mean_abs / 2.0).max(1e-6));
+        if cfg.stage2 == 0 {
+            return Fitted { theta, step: step0, loss1, loss2: None, bits: None };
+        }
+        let mut adapter = Adapter {
+            theta: Param::from_tensor(Tensor::from_data(TensorData::new(theta, [k]), &self.device)),
+            rho: Param::from_tensor(self.one(inverse_softplus(step0))),
+            log_b: Param::from_tensor(self.one((mean_abs / step0).max(0.1).ln())),
+        };
+        let mut optim = AdamConfig::new().init();
+        let (mut recent, mut bits) = (Vec::new(), 0.0);
+        for step in 0..cfg.stage2 {
+            let s = softplus(adapter.rho.val(), 1.0);
+            let y = adapter.theta.val() / s.clone();
+            let y_hat = y.clone() + (y.clone().round() - y).detach();
+            let rate = laplace_bits(y_hat.clone(), adapter.log_b.val().exp());
+            let d = self.distortion(y_hat * s, cfg.stage1 + step);
+            let loss = d.clone() + rate.clone().mul_scalar(cfg.lambda);
+            let dv = scalar(d);
+            bits = scalar(rate);
+            recent.push(dv);
+            on_progress(Progress { stage: 2, step, loss: dv, bits: Some(bits) });
+            let grads = GradientsParams::from_grads(loss.backward(), &adapter);
+            let lr = cfg.lr * 0.3 * cosine(step, cfg.stage2);
+            adapter = optim.step(lr, adapter, grads);
+        }
+        let theta = adapter.theta.val().into_data().try_to_vec::<f32>().expect("f32");
+        let step = scalar(softplus(adapter.rho.val(), 1.0)) as f32;
+        Fitted { theta, step, loss1, loss2: Some(tail(&recent)), bits: Some(bits) }
+    }
+}
+
+/// Mean of the last ten values.
+fn tail(v: &[f64]) -> f64 {
+    v[v.len().saturating_sub(10)..].iter().sum::<f64>() / v.len().clamp(1, 10) as f64
+}
+
+/// Fits theta (length `map.k()`) to `z0` [1, T, C, h, w] (model space), then, when
+/// `cfg.stage2 > 0`, fine-tunes it for rate and distortion from `init_step`.
+pub fn fit(model: &Denoiser, map: &LoraMap, z0: &Tensor<5>, sampler_shape: [usize; 5], cfg: &FitConfig, init_step: Option<f32>, mut on_progress: impl FnMut(Progress)) -> Fitted {
+    let problem = Problem::new(model, map, z0, sampler_shape, cfg);
+    let (theta, loss1) = problem.continuous(&mut on_progress, &[], |_, _| {});
+    problem.fine_tune(theta, loss1, init_step, on_progress)
 }
 
 /// Cosine decay from 1 to 0.1 over `total` steps, after a short warm-up.

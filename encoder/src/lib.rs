@@ -6,6 +6,7 @@ pub mod decode;
 pub mod device;
 pub mod encode;
 pub mod error;
+pub mod eval;
 pub mod fit;
 pub mod info;
 pub mod io;

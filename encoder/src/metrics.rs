@@ -1,6 +1,7 @@
-//! Quality of a decode against its source: PSNR over RGB and SSIM (Wang et al. 2004:
-//! 11x11 Gaussian window, sigma 1.5, K1 = 0.01, K2 = 0.03) on BT.601 luma, averaged
-//! over frames. `lora-video compare` prints them.
+//! Quality of a decode against its source, averaged over frames: PSNR over RGB, SSIM
+//! (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 = 0.01, K2 = 0.03) on BT.601
+//! luma, MS-SSIM on luma (the `av-metrics` crate) and SSIMULACRA2 (the `ssimulacra2`
+//! crate, sRGB). `lora-video compare` prints them.
 
 use std::io::Write;
 use std::path::Path;
@@ -69,6 +70,69 @@ pub fn ssim(a: &[RgbImage], b: &[RgbImage]) -> f64 {
     a.iter().zip(b).map(|(x, y)| ssim_frame(x, y)).sum::<f64>() / a.len().min(b.len()).max(1) as f64
 }
 
+/// MS-SSIM (0..1) of one frame's BT.601 luma, through av-metrics.
+fn msssim_frame(a: &RgbImage, b: &RgbImage) -> f64 {
+    use av_metrics::video::{ChromaSampling, Frame, ssim::calculate_frame_msssim};
+    let (w, h) = (a.width() as usize, a.height() as usize);
+    let frame = |img: &RgbImage| {
+        let mut f = Frame::<u8>::new_with_padding(w, h, ChromaSampling::Cs444, 0);
+        for (plane, data) in f.planes.iter_mut().zip(media::rgb_to_yuv444(img)) {
+            plane.copy_from_raw_u8(&data, w, 1);
+        }
+        f
+    };
+    match calculate_frame_msssim(&frame(a), &frame(b), 8, ChromaSampling::Cs444) {
+        // av-metrics reports -10 log10(1 - MS-SSIM).
+        Ok(m) if m.y.is_finite() => 1.0 - 10f64.powf(-m.y / 10.0),
+        Ok(_) => 1.0,
+        Err(_) => f64::NAN,
+    }
+}
+
+/// Mean MS-SSIM (luma) over frames.
+pub fn msssim(a: &[RgbImage], b: &[RgbImage]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| msssim_frame(x, y)).sum::<f64>() / a.len().min(b.len()).max(1) as f64
+}
+
+/// MS-SSIM in dB, -10 log10(1 - MS-SSIM): the scale BD-rate fits use.
+pub fn msssim_db(v: f64) -> f64 {
+    -10.0 * (1.0 - v).max(1e-10).log10()
+}
+
+/// Mean SSIMULACRA2 over frames (100 is identical; 90 visually lossless; can go below 0).
+pub fn ssimulacra2(a: &[RgbImage], b: &[RgbImage]) -> f64 {
+    use ssimulacra2::{ColorPrimaries, Rgb, TransferCharacteristic, compute_frame_ssimulacra2};
+    let rgb = |img: &RgbImage| {
+        let data = img.pixels().map(|p| [f32::from(p[0]) / 255.0, f32::from(p[1]) / 255.0, f32::from(p[2]) / 255.0]).collect();
+        Rgb::new(data, img.width() as usize, img.height() as usize, TransferCharacteristic::SRGB, ColorPrimaries::BT709)
+    };
+    let scores: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| match (rgb(x), rgb(y)) {
+            (Ok(x), Ok(y)) => compute_frame_ssimulacra2(x, y).unwrap_or(f64::NAN),
+            _ => f64::NAN,
+        })
+        .collect();
+    scores.iter().sum::<f64>() / scores.len().max(1) as f64
+}
+
+/// Every score of a clip against its reference.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Scores {
+    pub psnr: f64,
+    pub ssim: f64,
+    pub msssim: f64,
+    pub ssimulacra2: f64,
+}
+
+/// Scores of `b` against `a` (the same size; the shorter length).
+pub fn score(a: &[RgbImage], b: &[RgbImage]) -> Scores {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    Scores { psnr: psnr(a, b), ssim: ssim(a, b), msssim: msssim(a, b), ssimulacra2: ssimulacra2(a, b) }
+}
+
 /// `lora-video compare A B`: PSNR and SSIM of B against A (same size; the shorter length).
 pub fn run(reference: &Path, test: &Path, json: bool, out: &mut dyn Write) -> Result<(), CliError> {
     let all = Select { start: 0, count: media::MAX_INPUT_FRAMES };
@@ -77,11 +141,11 @@ pub fn run(reference: &Path, test: &Path, json: bool, out: &mut dyn Write) -> Re
         return Err(CliError::bad_input(test, format!("{:?} frames, but the reference's are {:?}", b.frames[0].dimensions(), a.frames[0].dimensions())));
     }
     let n = a.frames.len().min(b.frames.len());
-    let (p, s) = (psnr(&a.frames[..n], &b.frames[..n]), ssim(&a.frames[..n], &b.frames[..n]));
+    let sc = score(&a.frames[..n], &b.frames[..n]);
     let text = if json {
-        serde_json::json!({ "frames": n, "psnr": p, "ssim": s }).to_string()
+        serde_json::json!({ "frames": n, "psnr": sc.psnr, "ssim": sc.ssim, "msssim": sc.msssim, "ssimulacra2": sc.ssimulacra2 }).to_string()
     } else {
-        format!("{n} frames: PSNR {p:.2} dB (RGB), SSIM {s:.4} (luma)")
+        format!("{n} frames: PSNR {:.2} dB (RGB), SSIM {:.4} (luma), MS-SSIM {:.4} (luma), SSIMULACRA2 {:.2}", sc.psnr, sc.ssim, sc.msssim, sc.ssimulacra2)
     };
     writeln!(out, "{text}").map_err(|source| CliError::Io { path: "<stdout>".into(), source })
 }
@@ -107,5 +171,28 @@ mod tests {
         let c = RgbImage::from_fn(8, 8, |_, _| image::Rgb([100, 100, 100]));
         let d = RgbImage::from_fn(8, 8, |_, _| image::Rgb([101, 101, 101]));
         assert!((psnr(&[c], &[d]) - 48.1308).abs() < 1e-3);
+    }
+
+    /// A smooth gradient picture, large enough for MS-SSIM's five scales.
+    fn picture(shift: u32) -> RgbImage {
+        RgbImage::from_fn(128, 96, |x, y| image::Rgb([((x + shift) * 2) as u8, (y * 2) as u8, ((x ^ y) & 0xff) as u8]))
+    }
+
+    #[test]
+    fn msssim_and_ssimulacra2_rank_distortions() {
+        let a = picture(0);
+        let mut light = a.clone();
+        let mut heavy = a.clone();
+        for (i, (p, q)) in light.pixels_mut().zip(heavy.pixels_mut()).enumerate() {
+            let n = ((i as u32).wrapping_mul(2_654_435_761) >> 28) as i32 - 8;
+            for c in 0..3 {
+                p[c] = (i32::from(p[c]) + n / 4).clamp(0, 255) as u8;
+                q[c] = (i32::from(q[c]) + n * 6).clamp(0, 255) as u8;
+            }
+        }
+        let (same, l, h) = (score(&[a.clone()], &[a.clone()]), score(&[a.clone()], &[light]), score(&[a], &[heavy]));
+        assert!((same.msssim - 1.0).abs() < 1e-9 && (same.ssimulacra2 - 100.0).abs() < 1e-6, "{same:?}");
+        assert!(1.0 > l.msssim && l.msssim > h.msssim, "{l:?} {h:?}");
+        assert!(100.0 > l.ssimulacra2 && l.ssimulacra2 > h.ssimulacra2, "{l:?} {h:?}");
     }
 }

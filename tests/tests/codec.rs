@@ -221,3 +221,44 @@ fn bad_input_is_a_typed_error() {
     let e = cli(&["decode", "-q", "-i", good.to_str().unwrap(), "-o", dir.join("one.png").to_str().unwrap(), "-m", &m]).unwrap_err();
     assert!(e.to_string().contains("%04d"), "{e}");
 }
+
+/// `lora-video eval` end to end on the tiny model: every codec scored at lora-video's
+/// byte counts, CSVs, plots and BD summary written; `eval-curve` scores each k and step.
+#[test]
+fn eval_scores_every_codec_at_matched_bytes() {
+    let out = scratch().join("eval");
+    let (t, clip) = (taef2(), opencv_clip("vtest.avi"));
+    let common = ["-m", tiny().to_str().unwrap(), "--taef2", &t, "--start", "700", "--frames", "4", "--size", "64x64", "-q"];
+    let mut args = vec!["eval", clip.to_str().unwrap(), "-o", out.to_str().unwrap(), "--preset", "fast", "--bytes", "150,300,600,1200"];
+    args.extend(common);
+    let summary = cli(&args).unwrap_or_else(|e| panic!("eval failed: {e}"));
+    assert!(summary.contains("| vtest-700 | x264 |") && summary.contains("| vtest-700 | svt-av1 |"), "{summary}");
+    let csv = std::fs::read_to_string(out.join("vtest-700.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let col = |r: &Vec<&str>, i: usize| r[i].parse::<f64>().unwrap();
+    for codec in ["lora-video", "x264", "x265", "svt-av1"] {
+        let mine: Vec<_> = rows.iter().filter(|r| r[1] == codec).collect();
+        assert_eq!(mine.len(), 4, "{codec} rows in\n{csv}");
+        for r in &mine {
+            // bytes <= target whenever the row says it fits; every score is a number.
+            assert!(r[4] == "false" || col(r, 3) <= col(r, 2), "{r:?}");
+            assert!((6..=10).all(|i| col(r, i).is_finite()), "{r:?}");
+        }
+        if codec != "lora-video" {
+            // More bytes, better quality: the largest target scores above the smallest.
+            assert!(col(mine[3], 6) > col(mine[0], 6), "{codec}: {mine:?}");
+        }
+    }
+    for m in ["psnr", "msssim", "ssimulacra2"] {
+        let png = image::open(out.join(format!("vtest-700-{m}.png"))).unwrap();
+        assert_eq!((png.width(), png.height()), (800, 560));
+    }
+
+    let curve = scratch().join("curve");
+    let mut args = vec!["eval-curve", clip.to_str().unwrap(), "-o", curve.to_str().unwrap(), "--k", "256,1024", "--at", "0,4"];
+    args.extend(common);
+    cli(&args).unwrap_or_else(|e| panic!("eval-curve failed: {e}"));
+    let csv = std::fs::read_to_string(curve.join("curve.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 2, "{csv}");
+    assert!(curve.join("curve-psnr.png").exists() && curve.join("curve-ssimulacra2.png").exists());
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Measure lora-video the way codec people do, and write docs/BENCHMARKS.md's "eval-rd",
+# "eval-curve" and "eval-speed" sections and their plots (docs/images/eval/):
+#   1. `lora-video eval`: rate-distortion against x264, x265 and SVT-AV1 at matched bytes
+#      on the dev clips (bench/dev-clips.txt), BD-rates (MS-SSIM, SSIMULACRA2);
+#   2. `lora-video eval-curve`: the representation curve, k = 1024, 4096, 16384;
+#   3. speed: encode seconds per preset, decode seconds (cpu, wgpu), peak memory.
+# Smaller settings than the codec's default operating point, so the whole run takes about
+# an hour on 2 cores: 8 frames at 128x128 (the base model's training size).
+#   bash scripts/bench-eval.sh              everything
+#   STAGES="rd curve" bash scripts/bench-eval.sh
+# Needs ffmpeg with libx264/libx265/libsvtav1 and /usr/bin/time (installed here when run
+# as root on Debian), and the TAEF2 weights in ../shared/assets/taef2.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stages=${STAGES:-rd curve speed}
+need=()
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || { echo "install: ${need[*]}" >&2; exit 1; }
+    apt-get install -y -q "${need[@]}" >/dev/null
+fi
+export LORA_VIDEO_DATA
+LORA_VIDEO_DATA=$(bash scripts/fetch-data.sh --test | tail -1)
+# The same build as `cargo test --workspace` (one feature set, so burn is built once).
+cargo test -j2 -q --workspace --no-run
+bin=target/debug/lora-video   # dev profile; burn and every dependency at opt-level 2
+[ -f base.lvm ] || $bin pack-base -o base.lvm
+out=${OUT:-target/eval}
+mkdir -p "$out" docs/images/eval
+cpu=$(lscpu | awk -F': +' '/Model name/ { print $2; exit }')
+machine="$(date -u +%Y-%m-%d), $(nproc) cores of $cpu, burn's flex backend (dev profile, dependencies at opt-level 2), base model \`base.lvm\` ($(sha256sum base.lvm | cut -c1-12)...), $(ffmpeg -version | head -1 | cut -d' ' -f1-3)"
+clock() { date +%s; }
+
+if [[ " $stages " == *" rd "* ]]; then
+    t0=$(clock)
+    $bin eval --list bench/dev-clips.txt -o "$out/rd" > /dev/null
+    t1=$(clock)
+    cp "$out"/rd/*.png docs/images/eval/
+    plots=$(for f in "$out"/rd/*.png; do n=$(basename "$f"); echo "![$n](images/eval/$n)"; done)
+    csvs=$(cd "$out/rd" && ls *.csv | tr '\n' ' ')
+    printf '%s\n' "<!-- eval-rd:begin -->
+## Rate-distortion against x264, x265 and SVT-AV1
+
+\`bash scripts/bench-eval.sh\` (\`lora-video eval --list bench/dev-clips.txt\`), $machine.
+$(( (t1 - t0) / 60 )) min. Each dev clip: 8 frames at 128x128 (cover-scaled,
+centre-cropped), scored against those frames: PSNR over RGB, MS-SSIM on luma
+(\`av-metrics\`), SSIMULACRA2 (\`ssimulacra2\`). lora-video: \`encode --preset default\`
+with \`--bytes\` 300, 600, 1200, 2400 (the whole .lvc counted). Each codec, through
+ffmpeg with 4:2:0 chroma, gets the lowest CRF whose payload fits each of lora-video's
+byte counts (x264 \`-preset veryslow\` and x265 \`-preset slower\`, SEI NAL units
+stripped, Annex B start codes counted; SVT-AV1 \`-preset 4\`, IVF headers not counted).
+\"(over)\" marks a codec whose highest CRF is still larger than the target. CSVs:
+\`$out/rd/\` ($csvs).
+
+$(cat "$out/rd/summary.md")
+
+$plots
+<!-- eval-rd:end -->" | python3 scripts/bench-section.py eval-rd > /dev/null
+fi
+
+if [[ " $stages " == *" curve "* ]]; then
+    t0=$(clock)
+    head_list=$(mktemp)
+    grep -v '^#' bench/dev-clips.txt | head -2 > "$head_list"
+    $bin eval-curve --list "$head_list" -o "$out/curve" > /dev/null
+    t1=$(clock)
+    cp "$out"/curve/curve-*.png docs/images/eval/
+    printf '%s\n' "<!-- eval-curve:begin -->
+## Representation curve (continuous fit)
+
+\`bash scripts/bench-eval.sh\` (\`lora-video eval-curve\` on the first two dev clips), $machine.
+$(( (t1 - t0) / 60 )) min. Stage 1 only (no quantisation), rank 3 LoRA for every k (the
+least rank that holds k = 16384; this model has 6,144 entries per rank), batch 2,
+lr 0.03 with the default preset's cosine schedule stretched to 400 steps; theta decoded
+with the clip's own seed at each step count. Cells: PSNR dB / SSIMULACRA2.
+
+$(cat "$out/curve/curve.md")
+
+![curve-psnr](images/eval/curve-psnr.png) ![curve-ssimulacra2](images/eval/curve-ssimulacra2.png)
+<!-- eval-curve:end -->" | python3 scripts/bench-section.py eval-curve > /dev/null
+fi
+
+if [[ " $stages " == *" speed "* ]]; then
+    avi="$LORA_VIDEO_DATA/deb/opencv-doc/usr/share/doc/opencv-doc/examples/data/tree.avi"
+    wall() { awk -F': ' '/Elapsed \(wall/ { print $2 }' "$1"; }
+    rss() { awk -F': ' '/Maximum resident/ { printf "%.0f", $2 / 1024 }' "$1"; }
+    rows=""
+    run() { # label, time file, command...
+        local label=$1 tf=$2; shift 2
+        if /usr/bin/time -v -o "$tf" "$@" > /dev/null 2> "$tf.err"; then
+            rows+="| $label | $(wall "$tf") | $(rss "$tf") |"$'\n'
+        else
+            rows+="| $label | failed: $(tail -1 "$tf.err" | cut -c1-80) | |"$'\n'
+        fi
+    }
+    for size in 128x128:8 256x256:16; do
+        s=${size%%:*} n=${size##*:}
+        presets="fast default slow"
+        [ "$s" = 256x256 ] && presets="fast"   # default: see the "codec" section; slow: ~35 min
+        for p in $presets; do
+            run "encode $n x $s, preset $p, cpu" "$out/enc-$s-$p.time" $bin encode -q -i "$avi" --start 400 --frames "$n" --size "$s" --preset "$p" -o "$out/speed-$s-$p.lvc"
+        done
+        f=$(ls "$out"/speed-$s-*.lvc | head -1)
+        run "decode $n x $s, cpu" "$out/dec-$s-cpu.time" $bin decode -q -i "$f" -o "$out/speed-$s.y4m"
+        run "decode $n x $s, wgpu" "$out/dec-$s-wgpu.time" env XDG_RUNTIME_DIR=/tmp $bin decode -q --device wgpu -i "$f" -o "$out/speed-$s-wgpu.y4m"
+    done
+    adapter=$(XDG_RUNTIME_DIR=/tmp vulkaninfo --summary 2>/dev/null | awk -F'= ' '/deviceName/ { print $2; exit }' || true)
+    printf '%s\n' "<!-- eval-speed:begin -->
+## Speed and memory
+
+\`bash scripts/bench-eval.sh\`, $machine. tree.avi from frame 400; wall clock and peak
+RSS from \`/usr/bin/time -v\`, including model loading and (for encode) TAEF2's encoder.
+wgpu ran on: ${adapter:-no Vulkan adapter found}. No GPU was lent to the session that
+ran this unless a row says otherwise.
+
+| run | m:ss | peak RSS MiB |
+|-----|-----:|-------------:|
+$rows<!-- eval-speed:end -->" | python3 scripts/bench-section.py eval-speed > /dev/null
+fi
+echo "results: $out; docs/BENCHMARKS.md updated"
