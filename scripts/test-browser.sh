@@ -2,7 +2,8 @@
 # Browser tests of <lora-video> in Debian's headless chromium (tests/browser/run.mjs),
 # on the tiny test model: the committed sample decodes on the CPU and (where chromium
 # offers an adapter) on WebGPU, matching the native decoder within 40 dB; bad src and a
-# wrong-model clip give typed error events; a second element reuses the cached model.
+# wrong-model clip give typed error events; a second element reuses the cached model;
+# the render controls (seed, strength, steps, mix-src, mix) match `lora-video render`.
 #   BENCH=out.json bash scripts/test-browser.sh   also writes the timings
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,5 +13,8 @@ fix=$(mktemp -d)
 cp tests/browser/fixtures/tiny.lvc "$fix/"
 cp web/demo/samples/tree.lvc "$fix/wrong-model.lvc"   # made for the default model
 target/debug/lora-video decode -q -i "$fix/tiny.lvc" -m "$dist/base.lvm" -o "$fix/ref_%02d.png"
+# References for the render controls (seed, strength; a merge with mix and steps).
+target/debug/lora-video render -q -i "$fix/tiny.lvc" -m "$dist/base.lvm" --seed 7 --strength 1.5 -o "$fix/render_%02d.png"
+target/debug/lora-video render -q -i "$fix/tiny.lvc" -m "$dist/base.lvm" --merge "$fix/tiny.lvc" --mix 0.5 --steps 6 -o "$fix/merge_%02d.png"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 node tests/browser/run.mjs "$dist" "$fix" ${BENCH:+--bench "$BENCH"}

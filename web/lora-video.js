@@ -6,6 +6,10 @@
 // Attributes: src, base (the .lvm URL; default base.lvm beside this script), poster,
 // autoplay, loop, muted, controls, playsinline, preload ("none" | "metadata" | "auto"),
 // loading ("eager" | "lazy"), width, height, crossorigin, backend ("auto" | "cpu").
+// Re-render controls (each change re-renders; see `lora-video render`): seed (the
+// sampler's noise; default the clip's), strength (adapter strength: 0 is the base model's
+// own sample, 1 the clip), steps (sampler steps), mix-src (a second clip for the same
+// base model whose LoRA update is added) and mix (its weight, default 1).
 // Methods: play(), pause(), load(), retry(). Properties: paused, ended, currentTime,
 // duration, readyState, backend ("webgpu" | "cpu" once known), modelCached.
 // Events: loadstart, progress (detail {done, total}), canplay, play, pause, ended,
@@ -31,15 +35,19 @@ function sharedWorker() {
   return worker;
 }
 
-// Sends one clip to the worker; `on(msg)` receives every message about it.
-function decodeInWorker(clip, base, gpu, on) {
+// Sends one clip (and its render controls, with a second clip to mix in) to the worker;
+// `on(msg)` receives every message about it.
+function decodeInWorker(clip, base, gpu, render, mixClip, on) {
   const id = nextId++;
   pending.set(id, (msg) => {
     if (msg.type === "frames" || msg.type === "error") pending.delete(id);
     on(msg);
   });
-  sharedWorker().postMessage({ id, type: "decode", base, gpu, clip }, [clip]);
+  const transfer = mixClip ? [clip, mixClip] : [clip];
+  sharedWorker().postMessage({ id, type: "decode", base, gpu, clip, render, mixClip }, transfer);
 }
+
+const CONTROLS = ["seed", "strength", "steps", "mix"];
 
 /** What this browser can do: wasm and workers are required; WebGPU is optional. */
 export function capabilities() {
@@ -64,7 +72,7 @@ progress { flex: 1; height: 4px; }
 
 export class LoraVideoElement extends HTMLElement {
   static get observedAttributes() {
-    return ["src", "base", "poster", "width", "height", "controls", "backend"];
+    return ["src", "base", "poster", "width", "height", "controls", "backend", "seed", "strength", "steps", "mix-src", "mix"];
   }
 
   static capabilities = capabilities;
@@ -120,7 +128,7 @@ export class LoraVideoElement extends HTMLElement {
     if (old === value || !this.isConnected) return;
     if (name === "width" || name === "height") this._applySize();
     else if (name === "poster") this._showPoster();
-    else if (name === "src" || name === "base" || name === "backend") this.load();
+    else if (["src", "base", "backend", "mix-src", ...CONTROLS].includes(name)) this.load();
   }
 
   get src() { return this.getAttribute("src") || ""; }
@@ -164,6 +172,26 @@ export class LoraVideoElement extends HTMLElement {
   /** Fetches and decodes `src` again (after a network error, for example). */
   retry() { this.load(); }
 
+  // The render controls from the attributes (numbers; a bad value is an "unsupported" error).
+  _render() {
+    const render = {};
+    for (const name of CONTROLS) {
+      const v = this.getAttribute(name);
+      if (v === null || v === "") continue;
+      const x = Number(v);
+      if (!Number.isFinite(x)) throw new Error(`${name}="${v}" is not a number`);
+      render[name] = x;
+    }
+    return render;
+  }
+
+  async _fetchClip(url) {
+    const init = this.hasAttribute("crossorigin") ? { mode: "cors", credentials: this.getAttribute("crossorigin") === "use-credentials" ? "include" : "same-origin" } : {};
+    const response = await fetch(new URL(url, document.baseURI), init);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return response.arrayBuffer();
+  }
+
   /** Starts (again) from `src`: fetch, decode in the worker, then play if autoplay. */
   async load() {
     const generation = ++this._generation;
@@ -178,20 +206,27 @@ export class LoraVideoElement extends HTMLElement {
     if (!caps.supported) return this._fail("unsupported", "this browser has no WebAssembly or Web Workers");
     this._fire("loadstart");
     this._status.textContent = "loading…";
-    let clip;
+    let render;
     try {
-      const init = this.hasAttribute("crossorigin") ? { mode: "cors", credentials: this.getAttribute("crossorigin") === "use-credentials" ? "include" : "same-origin" } : {};
-      const response = await fetch(new URL(this.src, document.baseURI), init);
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      clip = await response.arrayBuffer();
+      render = this._render();
     } catch (e) {
-      if (generation === this._generation) this._fail("network", `fetching ${this.src}: ${e.message}`);
-      return;
+      return this._fail("unsupported", e.message);
+    }
+    let clip, mixClip = null;
+    const mixSrc = this.getAttribute("mix-src");
+    for (const [url, set] of [[this.src, (b) => (clip = b)], [mixSrc, (b) => (mixClip = b)]]) {
+      if (!url) continue;
+      try {
+        set(await this._fetchClip(url));
+      } catch (e) {
+        if (generation === this._generation) this._fail("network", `fetching ${url}: ${e.message}`);
+        return;
+      }
     }
     if (generation !== this._generation) return;
     const base = new URL(this.getAttribute("base") || DEFAULT_BASE, document.baseURI).href;
     const gpu = this.getAttribute("backend") !== "cpu" && caps.webgpu;
-    decodeInWorker(clip, base, gpu, (msg) => {
+    decodeInWorker(clip, base, gpu, render, mixClip, (msg) => {
       if (generation !== this._generation) return;
       if (msg.type === "model") {
         this.backend = msg.backend;

@@ -1,7 +1,8 @@
 // The decoding worker of <lora-video>: fetches and caches the base model (verified by
 // SHA-256), loads it into the wasm decoder once, and decodes clips off the main thread.
 //
-// Messages in:  {id, type: "decode", base, gpu, clip: ArrayBuffer}
+// Messages in:  {id, type: "decode", base, gpu, clip: ArrayBuffer,
+//                render: {seed, strength, steps, mix} (optional), mixClip: ArrayBuffer (optional)}
 // Messages out: {id, type: "model", backend, cached}      the model is ready
 //               {id, type: "progress", done, total}
 //               {id, type: "frames", width, height, frames, fpsNum, fpsDen, rgba}
@@ -80,8 +81,9 @@ self.onmessage = async ({ data: m }) => {
     }
     const { decoder, cached } = await decoderFor(m.base, info.model_sha256, m.gpu);
     post({ type: "model", backend: decoder.backend === Backend.Gpu ? "webgpu" : "cpu", cached });
+    const options = { ...(m.render || {}), mixClip: m.mixClip ? new Uint8Array(m.mixClip) : undefined };
     const clip = await decoder
-      .decode(bytes, (done, total) => post({ type: "progress", done, total }))
+      .render(bytes, options, (done, total) => post({ type: "progress", done, total }))
       .catch((e) => {
         throw new Failure(REASONS[e.code] || "decode", e.message || String(e));
       });

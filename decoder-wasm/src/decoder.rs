@@ -6,7 +6,7 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use lora_video_shared::format::Bitstream;
 use lora_video_shared::model::base::BaseModel;
-use lora_video_shared::model::render::{self, Render};
+use lora_video_shared::model::render::{self, Controls, Merge};
 use wasm_bindgen::prelude::*;
 
 use crate::DecodeError;
@@ -65,18 +65,22 @@ impl Decoder {
         Ok(Self(Rc::new(Inner { model, device, backend })))
     }
 
-    /// Decodes a `.lvc` under `render` (None: as encoded); `on_progress(done, total)`
-    /// after each sampler step and each frame.
-    pub async fn decode_frames(&self, clip: &[u8], render: Option<Render>, mut on_progress: impl FnMut(u32, u32)) -> Result<DecodedClip, DecodeError> {
+    /// Decodes a `.lvc` under `controls` (default: as encoded), with `mix_clip`'s LoRA
+    /// update added when given; `on_progress(done, total)` after each sampler step and
+    /// each frame.
+    pub async fn decode_frames(&self, clip: &[u8], controls: &Controls, mix_clip: Option<&[u8]>, mut on_progress: impl FnMut(u32, u32)) -> Result<DecodedClip, DecodeError> {
         let inner = &self.0;
         let clip = Bitstream::read(clip)?;
         let h = &clip.header;
         render::check(&inner.model, h)?;
         let theta = clip.theta()?;
-        let render = render.unwrap_or_else(|| Render::of(h));
-        let total = (render.steps + usize::from(h.frames)) as u32;
+        let other = mix_clip.map(Bitstream::read).transpose()?;
+        let other_theta = other.as_ref().map(|o| o.theta()).transpose()?;
+        let merge = other.as_ref().zip(other_theta.as_deref()).map(|(o, theta)| Merge { header: &o.header, theta, mix: controls.mix.unwrap_or(1.0) });
+        let render = controls.render(h);
+        let total = (render.steps + render.frames) as u32;
         let mut done = 0;
-        let z = render::latents(&inner.model, h, &theta, &render, &inner.device, |_| {
+        let z = render::latents_merged(&inner.model, h, &theta, &render, merge, &inner.device, |_| {
             done += 1;
             on_progress(done, total);
         })?;
@@ -95,6 +99,43 @@ impl Decoder {
             rgba,
         })
     }
+}
+
+/// Render controls from a JS object `{seed, strength, steps, mix}` (numbers; any may be
+/// missing or undefined) and its `mixClip` (a Uint8Array). A wrong type is an
+/// `Unsupported` error naming the field.
+fn controls_of(options: &JsValue) -> Result<(Controls, Option<Vec<u8>>), DecodeError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok((Controls::default(), None));
+    }
+    let bad = |field: &str, why: &str| DecodeError { code: crate::ErrorCode::Unsupported, message: format!("render option {field}: {why}") };
+    let get = |field: &str| js_sys::Reflect::get(options, &JsValue::from_str(field)).ok().filter(|v| !v.is_undefined() && !v.is_null());
+    let number = |field: &str| -> Result<Option<f64>, DecodeError> {
+        match get(field) {
+            None => Ok(None),
+            Some(v) => v.as_f64().filter(|x| x.is_finite()).map(Some).ok_or_else(|| bad(field, "not a finite number")),
+        }
+    };
+    let whole = |field: &str, max: f64| -> Result<Option<u64>, DecodeError> {
+        match number(field)? {
+            Some(x) if x.fract() == 0.0 && (0.0..=max).contains(&x) => Ok(Some(x as u64)),
+            Some(_) => Err(bad(field, &format!("must be a whole number in 0..={max}"))),
+            None => Ok(None),
+        }
+    };
+    let controls = Controls {
+        seed: whole("seed", 9_007_199_254_740_991.0)?,
+        strength: number("strength")?.map(|x| x as f32),
+        steps: whole("steps", 1e6)?.map(|x| x as usize),
+        frames: None,
+        size: None,
+        mix: number("mix")?.map(|x| x as f32),
+    };
+    let mix_clip = match get("mixClip") {
+        None => None,
+        Some(v) => Some(v.dyn_into::<js_sys::Uint8Array>().map_err(|_| bad("mixClip", "not a Uint8Array"))?.to_vec()),
+    };
+    Ok((controls, mix_clip))
 }
 
 #[wasm_bindgen]
@@ -130,7 +171,24 @@ impl Decoder {
                     let _ = f.call2(&JsValue::NULL, &JsValue::from(done), &JsValue::from(total));
                 }
             };
-            this.decode_frames(&clip, None, progress).await.map(JsValue::from).map_err(JsValue::from)
+            this.decode_frames(&clip, &Controls::default(), None, progress).await.map(JsValue::from).map_err(JsValue::from)
+        })
+    }
+
+    /// Re-renders a clip under `options`: `{seed, strength, steps, mix, mixClip}` (see
+    /// `lora-video render`; `mixClip` is a second clip's bytes whose LoRA update is added
+    /// with weight `mix`, default 1). Resolves to a `DecodedClip`; rejects with a `DecodeError`.
+    pub fn render(&self, clip: Vec<u8>, options: JsValue, on_progress: Option<js_sys::Function>) -> js_sys::Promise {
+        let this = self.clone();
+        let parsed = controls_of(&options);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (controls, mix_clip) = parsed.map_err(JsValue::from)?;
+            let progress = |done: u32, total: u32| {
+                if let Some(f) = &on_progress {
+                    let _ = f.call2(&JsValue::NULL, &JsValue::from(done), &JsValue::from(total));
+                }
+            };
+            this.decode_frames(&clip, &controls, mix_clip.as_deref(), progress).await.map(JsValue::from).map_err(JsValue::from)
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The browser decoder's wasm-bindgen API: load a base model (`Decoder.load`), decode a
-//! clip to RGBA frames (`decode`) with progress, on WebGPU or, where no adapter is
+//! clip to RGBA frames (`decode`, or `render` with controls and a merged clip) with
+//! progress, on WebGPU or, where no adapter is
 //! available, on the CPU. It builds natively too: Rust tests call `Decoder::open` and
 //! `Decoder::decode_frames`, the same code the JS methods wrap.
 

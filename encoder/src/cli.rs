@@ -20,26 +20,9 @@ pub enum Command {
     /// Encode a clip or image into a .lvc: fit a LoRA vector, quantise and entropy-code it.
     Encode(EncodeArgs),
     /// Decode a .lvc to y4m, PNG (frames_%04d.png) or, through ffmpeg, mp4 (the reference decoder).
-    Decode {
-        /// The .lvc clip.
-        #[arg(short, long)]
-        input: PathBuf,
-        /// out.y4m, frame.png (one frame), frames_%04d.png, or any ffmpeg output such as out.mp4.
-        #[arg(short, long)]
-        output: PathBuf,
-        /// The base model (.lvm) [env: LORA_VIDEO_MODEL; default base.lvm].
-        #[arg(short, long)]
-        model: Option<PathBuf>,
-        /// Compute backend.
-        #[arg(long, value_enum, default_value = "cpu")]
-        device: crate::device::Backend,
-        /// Print a JSON summary.
-        #[arg(long)]
-        json: bool,
-        /// No progress bar.
-        #[arg(short, long)]
-        quiet: bool,
-    },
+    Decode(DecodeArgs),
+    /// Re-render a stored clip: another seed, adapter strength, a merged second clip, steps, length or size.
+    Render(RenderArgs),
     /// PSNR (RGB) and SSIM (luma) of a clip against a reference: y4m, images, or ffmpeg inputs.
     Compare {
         /// The reference (for example, encode's --write-source).
@@ -204,6 +187,60 @@ fn encode_options(a: EncodeArgs) -> crate::encode::EncodeOptions {
     }
 }
 
+/// Where `decode` and `render` read and write.
+#[derive(clap::Args, Debug)]
+pub struct DecodeArgs {
+    /// The .lvc clip.
+    #[arg(short, long)]
+    pub input: PathBuf,
+    /// out.y4m, frame.png (one frame), frames_%04d.png, or any ffmpeg output such as out.mp4.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// The base model (.lvm) [env: LORA_VIDEO_MODEL; default base.lvm].
+    #[arg(short, long)]
+    pub model: Option<PathBuf>,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: crate::device::Backend,
+    /// Print a JSON summary.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn decode_options(a: DecodeArgs, controls: lora_video_shared::model::render::Controls, merge: Option<PathBuf>) -> crate::decode::DecodeOptions {
+    crate::decode::DecodeOptions { input: a.input, output: a.output, model: crate::model::model_path(a.model), device: a.device, json: a.json, quiet: a.quiet, controls, merge }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub io: DecodeArgs,
+    /// Seed of the sampler's noise: a variation (default: the clip's own).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Adapter strength: 0 is the base model's own sample, 1 the stored clip, above 1 exaggerates it.
+    #[arg(long, allow_hyphen_values = true)]
+    pub strength: Option<f32>,
+    /// Another clip for the same base model: its LoRA update is added, layer by layer.
+    #[arg(long)]
+    pub merge: Option<PathBuf>,
+    /// Weight of the merged clip's update (default 1; 0 renders the first clip alone).
+    #[arg(long, allow_hyphen_values = true)]
+    pub mix: Option<f32>,
+    /// Sampler steps: fewer for speed, more for quality (default: the clip's).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Frames to render (default: the clip's).
+    #[arg(long)]
+    pub frames: Option<usize>,
+    /// Size WxH to render (default: the clip's).
+    #[arg(long, value_parser = parse_size)]
+    pub size: Option<(u32, u32)>,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
     /// Output folder: latent cache, checkpoint, log.csv, state.json, denoiser.safetensors.
@@ -305,8 +342,17 @@ where
     };
     match cli.command {
         Command::Encode(args) => crate::encode::run(&encode_options(args), out),
-        Command::Decode { input, output, model, device, json, quiet } => {
-            crate::decode::run(&crate::decode::DecodeOptions { input, output, model: crate::model::model_path(model), device, json, quiet }, out)
+        Command::Decode(a) => crate::decode::run(&decode_options(a, Default::default(), None), out),
+        Command::Render(a) => {
+            let controls = lora_video_shared::model::render::Controls {
+                seed: a.seed,
+                strength: a.strength,
+                steps: a.steps,
+                frames: a.frames,
+                size: a.size.map(|(w, h)| (w as usize, h as usize)),
+                mix: a.mix,
+            };
+            crate::decode::run(&decode_options(a.io, controls, a.merge), out)
         }
         Command::Compare { reference, test, json } => crate::metrics::run(&reference, &test, json, out),
         Command::Info { file, json } => crate::info::run(&file, json, out),

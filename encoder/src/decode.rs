@@ -1,5 +1,7 @@
 //! `lora-video decode`: the reference decoder. `.lvc` -> theta -> LoRA -> sampler ->
 //! latents -> TAEF2 -> frames -> y4m, PNG or (through ffmpeg) mp4.
+//! `lora-video render`: the same with `Controls` that change only the decode (seed,
+//! strength, a merged second clip, steps, frames, size).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,7 +10,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use lora_video_shared::format::{Bitstream, MAX_PAYLOAD};
 use lora_video_shared::model::base::BaseModel;
-use lora_video_shared::model::render::{self, Frames, Render, RenderError};
+use lora_video_shared::model::render::{self, Controls, Frames, Merge, Render, RenderError};
 use serde::Serialize;
 
 use crate::error::CliError;
@@ -25,16 +27,30 @@ pub struct DecodeOptions {
     pub device: crate::device::Backend,
     pub json: bool,
     pub quiet: bool,
+    /// Re-render settings (`lora-video render`); the default decodes as encoded.
+    pub controls: Controls,
+    /// A second clip whose LoRA update is added, weighted by `controls.mix` (default 1).
+    pub merge: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
 struct Summary {
     input: PathBuf,
+    render: RenderSummary,
     output: Vec<PathBuf>,
     width: usize,
     height: usize,
     frames: usize,
     seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct RenderSummary {
+    seed: u64,
+    strength: f32,
+    steps: usize,
+    merge: Option<PathBuf>,
+    mix: Option<f32>,
 }
 
 /// Reads and parses a `.lvc`.
@@ -51,13 +67,13 @@ pub fn render_error(clip: &Path, model: &Path, e: RenderError) -> CliError {
     }
 }
 
-/// Decodes `clip` under `render` on `model`, with a progress bar of steps then frames.
-pub fn decode_frames(base: &BaseModel, clip: &Bitstream, render: &Render, device: &Device, quiet: bool) -> Result<Frames, RenderError> {
+/// Decodes `clip` under `render` (with a merged clip) on `model`, with a progress bar
+/// of steps then frames.
+pub fn decode_frames(base: &BaseModel, clip: &Bitstream, render: &Render, merge: Option<Merge>, device: &Device, quiet: bool) -> Result<Frames, RenderError> {
     let theta = clip.theta()?;
-    let frames = usize::from(clip.header.frames);
-    let bar = progress((render.steps + frames) as u64, "decode", quiet);
+    let bar = progress((render.steps + render.frames) as u64, "decode", quiet);
     bar.set_message("sampling");
-    let z = render::latents(base, &clip.header, &theta, render, device, |_| bar.inc(1))?;
+    let z = render::latents_merged(base, &clip.header, &theta, render, merge, device, |_| bar.inc(1))?;
     bar.set_message("frames");
     let out = render::frames(base, z, |_| bar.inc(1));
     bar.finish_and_clear();
@@ -66,14 +82,39 @@ pub fn decode_frames(base: &BaseModel, clip: &Bitstream, render: &Render, device
 
 pub fn run(o: &DecodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let started = Instant::now();
+    let c = &o.controls;
+    if c.mix.is_some() && o.merge.is_none() {
+        return Err(CliError::Usage("--mix needs --merge OTHER.lvc".into()));
+    }
     let clip = read_clip(&o.input)?;
+    let other = o.merge.as_deref().map(read_clip).transpose()?;
     let device = crate::device::device(o.device)?;
     let base = load_base(&o.model, &device)?;
     render::check(&base, &clip.header).map_err(|e| render_error(&o.input, &o.model, e))?;
-    let frames = decode_frames(&base, &clip, &Render::of(&clip.header), &device, o.quiet || o.json).map_err(|e| render_error(&o.input, &o.model, e))?;
+    let other_theta = match (&other, &o.merge) {
+        (Some(b), Some(path)) => {
+            render::check(&base, &b.header).map_err(|e| render_error(path, &o.model, e))?;
+            Some(b.theta().map_err(|e| CliError::bad_input(path, e))?)
+        }
+        _ => None,
+    };
+    let merge = other.as_ref().zip(other_theta.as_deref()).map(|(b, theta)| Merge { header: &b.header, theta, mix: c.mix.unwrap_or(1.0) });
+    let render = c.render(&clip.header);
+    let frames = decode_frames(&base, &clip, &render, merge, &device, o.quiet || o.json).map_err(|e| match e {
+        RenderError::Unsupported { .. } => CliError::Usage(e.to_string()),
+        e => render_error(&o.input, &o.model, e),
+    })?;
     let fps = (clip.header.fps.num, clip.header.fps.den);
     let written = output::write(&o.output, &frames, fps)?;
-    let s = Summary { input: o.input.clone(), output: written, width: frames.width, height: frames.height, frames: frames.count, seconds: started.elapsed().as_secs_f64() };
+    let s = Summary {
+        input: o.input.clone(),
+        render: RenderSummary { seed: render.seed, strength: render.strength, steps: render.steps, merge: o.merge.clone(), mix: merge.map(|m| m.mix) },
+        output: written,
+        width: frames.width,
+        height: frames.height,
+        frames: frames.count,
+        seconds: started.elapsed().as_secs_f64(),
+    };
     let text = if o.json {
         serde_json::to_string_pretty(&s).expect("serialisable")
     } else {

@@ -82,9 +82,13 @@ fn msssim_frame(a: &RgbImage, b: &RgbImage) -> f64 {
         f
     };
     match calculate_frame_msssim(&frame(a), &frame(b), 8, ChromaSampling::Cs444) {
-        // av-metrics reports -10 log10(1 - MS-SSIM).
-        Ok(m) if m.y.is_finite() => 1.0 - 10f64.powf(-m.y / 10.0),
-        Ok(_) => 1.0,
+        // av-metrics reports -10 log10(1 - MS-SSIM): infinite for identical frames, and
+        // NaN where a scale's contrast-structure term is negative (a fractional power of
+        // a negative number). Clamping those terms at 0, as TensorFlow's and
+        // pytorch-msssim's MS-SSIM do, makes that MS-SSIM 0.
+        Ok(m) if m.y.is_nan() => 0.0,
+        Ok(m) if m.y.is_infinite() => 1.0,
+        Ok(m) => 1.0 - 10f64.powf(-m.y / 10.0),
         Err(_) => f64::NAN,
     }
 }
@@ -194,5 +198,10 @@ mod tests {
         assert!((same.msssim - 1.0).abs() < 1e-9 && (same.ssimulacra2 - 100.0).abs() < 1e-6, "{same:?}");
         assert!(1.0 > l.msssim && l.msssim > h.msssim, "{l:?} {h:?}");
         assert!(100.0 > l.ssimulacra2 && l.ssimulacra2 > h.ssimulacra2, "{l:?} {h:?}");
+        // A negative of the picture: anti-correlated structure scores 0, never 1.
+        let mut negative = picture(0);
+        negative.pixels_mut().for_each(|p| p.0 = p.0.map(|v| 255 - v));
+        let n = score(&[picture(0)], &[negative]);
+        assert!(n.msssim < 0.05 && n.psnr < 10.0, "{n:?}");
     }
 }

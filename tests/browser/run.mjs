@@ -54,7 +54,7 @@ async function page(context) {
   return p;
 }
 
-const run = (p, attrs, reference) => p.evaluate(([a, r]) => window.runCase(a, r), [attrs, reference || null]);
+const run = (p, attrs, reference, change) => p.evaluate(([a, r, c]) => window.runCase(a, r, c), [attrs, reference || null, change || null]);
 const clip = { src: "/fixtures/tiny.lvc", base: "/base.lvm" };
 const reference = "/fixtures/ref_%02d.png";
 const minPsnr = (r) => Math.min(...(r.psnr || [0]));
@@ -94,6 +94,24 @@ try {
       const warm = await run(p, clip);
       results.webgpu = { cold_ms: cold.ms, warm_ms: warm.ms };
     }
+    await context.close();
+  }
+  // Render controls: the same frames as `lora-video render` with the same options.
+  {
+    const context = await browser.newContext();
+    const p = await page(context);
+    const cpu = { ...clip, backend: "cpu" };
+    const controls = { seed: "7", strength: "1.5" };
+    const direct = await run(p, { ...cpu, ...controls }, "/fixtures/render_%02d.png");
+    check("seed and strength match lora-video render within 40 dB", minPsnr(direct) >= 40, `min PSNR ${minPsnr(direct).toFixed(2)} dB ${JSON.stringify(direct.error || "")}`);
+    const changed = await run(p, cpu, "/fixtures/render_%02d.png", controls);
+    check("changing seed and strength re-renders", minPsnr(changed) >= 40 && changed.events.filter((e) => e === "canplay").length === 2, `min PSNR ${minPsnr(changed).toFixed(2)} dB, events ${changed.events}`);
+    const merged = await run(p, { ...cpu, "mix-src": "/fixtures/tiny.lvc", mix: "0.5", steps: "6" }, "/fixtures/merge_%02d.png");
+    check("mix-src, mix and steps match lora-video render --merge within 40 dB", minPsnr(merged) >= 40, `min PSNR ${minPsnr(merged).toFixed(2)} dB ${JSON.stringify(merged.error || "")}`);
+    const wrongMix = await run(p, { ...cpu, "mix-src": "/fixtures/wrong-model.lvc" });
+    check("a mix-src for another model is wrong-model", wrongMix.error?.reason === "wrong-model", JSON.stringify(wrongMix.error));
+    const badStrength = await run(p, { ...cpu, strength: "lots" });
+    check("a strength that is not a number is unsupported", badStrength.error?.reason === "unsupported", JSON.stringify(badStrength.error));
     await context.close();
   }
   // Failures: each gives an error event with a typed reason.

@@ -262,3 +262,74 @@ fn eval_scores_every_codec_at_matched_bytes() {
     assert_eq!(csv.lines().count(), 1 + 2 * 2, "{csv}");
     assert!(curve.join("curve-psnr.png").exists() && curve.join("curve-ssimulacra2.png").exists());
 }
+
+/// PNG frames `dir/NAME_%02d.png` as planar floats.
+fn pngs(dir: &Path, name: &str, n: usize) -> Vec<f32> {
+    media::planar(&(0..n).map(|i| image::open(dir.join(format!("{name}_{i:02}.png"))).unwrap().to_rgb8()).collect::<Vec<_>>())
+}
+
+/// `lora-video render` of the committed tiny fixture to PNG frames named `name`.
+fn render_cli(dir: &Path, name: &str, extra: &[&str]) -> Result<Vec<f32>, CliError> {
+    let fixture = root().join("tests/browser/fixtures/tiny.lvc");
+    let out = dir.join(format!("{name}_%02d.png"));
+    let mut args = vec!["render", "-q", "-i", fixture.to_str().unwrap(), "-m", tiny().to_str().unwrap(), "-o", out.to_str().unwrap()];
+    args.extend(extra);
+    cli(&args)?;
+    Ok(pngs(dir, name, 4))
+}
+
+#[test]
+fn render_controls_change_only_the_decode() {
+    let dir = scratch().join("render");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = root().join("tests/browser/fixtures/tiny.lvc");
+    let header = lora_video::decode::read_clip(&fixture).unwrap().header;
+    let own_seed = header.sampler.seed.to_string();
+
+    // Strength 1 with the stored seed is the decode, bit for bit.
+    let decoded = render_cli(&dir, "decode", &[]).unwrap();
+    cli(&["decode", "-q", "-i", fixture.to_str().unwrap(), "-m", tiny().to_str().unwrap(), "-o", dir.join("plain_%02d.png").to_str().unwrap()]).unwrap();
+    assert_eq!(pngs(&dir, "plain", 4), decoded);
+    assert_eq!(render_cli(&dir, "one", &["--strength", "1", "--seed", &own_seed]).unwrap(), decoded);
+
+    // Determinism: the same options give the same frames; other options other frames.
+    let a = render_cli(&dir, "a", &["--seed", "7", "--strength", "1.5", "--steps", "6"]).unwrap();
+    assert_eq!(render_cli(&dir, "b", &["--seed", "7", "--strength", "1.5", "--steps", "6"]).unwrap(), a);
+    for (name, extra) in [("seed", ["--seed", "8"]), ("strength", ["--strength", "0.5"]), ("steps", ["--steps", "3"])] {
+        let other = render_cli(&dir, name, &extra).unwrap();
+        assert!(psnr(&other, &decoded) < 60.0, "--{name} must change the frames");
+    }
+
+    // Strength 0 is the base model's own sample from that seed (no LoRA at all).
+    let zero = render_cli(&dir, "zero", &["--strength", "0", "--seed", "5"]).unwrap();
+    let device = Device::flex();
+    let base = BaseModel::from_bytes(&std::fs::read(tiny()).unwrap(), &device).unwrap();
+    let r = Render { seed: 5, ..Render::of(&header) };
+    let z = lora_video_shared::model::sampler::sample(&base.denoiser, None, render::render_shape(&base, &r), r.steps, r.shift, r.seed, &device, |_| {});
+    let frames = render::frames(&base, z, |_| {});
+    let prior = media::planar(&(0..4).map(|i| lora_video::output::image(&frames, i)).collect::<Vec<_>>());
+    assert!(psnr(&zero, &prior) > 50.0, "strength 0 vs the base model: {:.2} dB", psnr(&zero, &prior));
+
+    // A merge with mix 0 is the first clip; with mix 1 it differs.
+    let other = dir.join("other.lvc");
+    encode(&opencv_clip("tree.avi"), &other, &dir.join("other-src.y4m"), &[]);
+    let mix0 = render_cli(&dir, "mix0", &["--merge", other.to_str().unwrap(), "--mix", "0"]).unwrap();
+    assert!(psnr(&mix0, &decoded) > 40.0, "merge at mix 0 vs the clip: {:.2} dB", psnr(&mix0, &decoded));
+    let mix1 = render_cli(&dir, "mix1", &["--merge", other.to_str().unwrap()]).unwrap();
+    assert!(psnr(&mix1, &decoded) < 40.0, "a merge at mix 1 must change the frames");
+
+    // Other lengths and sizes, where the model allows them.
+    let long = dir.join("long.y4m");
+    cli(&["render", "-q", "-i", fixture.to_str().unwrap(), "-m", tiny().to_str().unwrap(), "-o", long.to_str().unwrap(), "--frames", "6", "--size", "96x64"]).unwrap();
+    let v = media::read_y4m(std::io::BufReader::new(std::fs::File::open(&long).unwrap()), &long, Select { start: 0, count: 100 }).unwrap();
+    assert_eq!((v.frames.len(), v.frames[0].width(), v.frames[0].height()), (6, 96, 64));
+
+    // Bad combinations are clear errors.
+    let wrong = root().join("web/demo/samples/tree.lvc"); // made for the default model
+    let e = render_cli(&dir, "x", &["--merge", wrong.to_str().unwrap()]).unwrap_err();
+    assert!(matches!(e, CliError::WrongModel(_)) && e.exit_code() == 3 && e.to_string().contains("tree.lvc"), "{e}");
+    for (extra, needle) in [(&["--frames", "5000"][..], "frame count"), (&["--steps", "0"], "sampler steps"), (&["--mix", "0.5"], "--merge"), (&["--size", "72x64"], "multiples of 16")] {
+        let e = render_cli(&dir, "x", extra).unwrap_err();
+        assert!(e.exit_code() == 1 && e.to_string().contains(needle), "{extra:?}: {e}");
+    }
+}

@@ -26,7 +26,7 @@ fn same_frames_as_the_reference_decoder() {
     let decoder = pollster::block_on(Decoder::open(&model, false)).unwrap();
     assert_eq!(decoder.backend(), Backend::Cpu);
     let mut calls = Vec::new();
-    let got = pollster::block_on(decoder.decode_frames(&clip, None, |done, total| calls.push((done, total)))).unwrap();
+    let got = pollster::block_on(decoder.decode_frames(&clip, &Default::default(), None, |done, total| calls.push((done, total)))).unwrap();
     assert_eq!(calls.last(), Some(&(calls.len() as u32, calls.len() as u32)), "progress ends at the total");
 
     // The CLI's reference decode of the same file, as PNG frames.
@@ -45,11 +45,11 @@ fn same_frames_as_the_reference_decoder() {
 fn errors_are_typed() {
     let tiny = pollster::block_on(Decoder::open(&pack("tiny"), false)).unwrap();
     let other = std::fs::read(root().join("web/demo/samples/tree.lvc")).unwrap();
-    let e = pollster::block_on(tiny.decode_frames(&other, None, |_, _| {})).unwrap_err();
+    let e = pollster::block_on(tiny.decode_frames(&other, &Default::default(), None, |_, _| {})).unwrap_err();
     assert_eq!(e.code, ErrorCode::WrongModel, "{}", e.message);
-    let e = pollster::block_on(tiny.decode_frames(b"nope", None, |_, _| {})).unwrap_err();
+    let e = pollster::block_on(tiny.decode_frames(b"nope", &Default::default(), None, |_, _| {})).unwrap_err();
     assert_eq!(e.code, ErrorCode::NotAClip);
-    let e = pollster::block_on(tiny.decode_frames(&other[..50], None, |_, _| {})).unwrap_err();
+    let e = pollster::block_on(tiny.decode_frames(&other[..50], &Default::default(), None, |_, _| {})).unwrap_err();
     assert_eq!(e.code, ErrorCode::Truncated);
     let e = pollster::block_on(Decoder::open(b"not a model", false)).err().unwrap();
     assert_eq!(e.code, ErrorCode::BadModel);

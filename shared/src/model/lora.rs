@@ -6,7 +6,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::hashing::{HashError, IndexMap, LoraSlot};
+use crate::hashing::{HashError, IndexMap, LoraPart, LoraSlot};
 
 /// The index map of one model, uploaded once.
 #[derive(Clone, Debug)]
@@ -14,8 +14,8 @@ pub struct LoraMap {
     k: usize,
     index: Tensor<1, Int>,
     scale: Tensor<1>,
-    /// (first entry, [rows, cols]) of every slot, in slot order.
-    slots: Vec<(usize, [usize; 2])>,
+    /// (first entry, [rows, cols], part) of every slot, in slot order.
+    slots: Vec<(usize, [usize; 2], LoraPart)>,
 }
 
 impl LoraMap {
@@ -28,7 +28,7 @@ impl LoraMap {
             index: Tensor::from_data(TensorData::new(index, [d]), device),
             scale: Tensor::from_data(TensorData::new(map.scales(), [d]), device),
             slots: (0..slots.len())
-                .map(|s| (map.slot_range(s).start, [slots[s].rows as usize, slots[s].cols as usize]))
+                .map(|s| (map.slot_range(s).start, [slots[s].rows as usize, slots[s].cols as usize], slots[s].part))
                 .collect(),
         })
     }
@@ -38,13 +38,30 @@ impl LoraMap {
         self.k
     }
 
-    /// Every slot's matrix for `theta` (length k), in slot order, scaled by `strength`.
+    /// Every slot's matrix for `theta` (length k), in slot order, with the B factors
+    /// scaled by `strength`: the update A B scales linearly (0: no update, 1: the clip).
     pub fn factors(&self, theta: Tensor<1>, strength: f32) -> Vec<Tensor<2>> {
         assert_eq!(theta.dims(), [self.k], "theta length must equal k");
-        let entries = theta.mul_scalar(strength).select(0, self.index.clone()) * self.scale.clone();
+        let entries = theta.select(0, self.index.clone()) * self.scale.clone();
         self.slots
             .iter()
-            .map(|&(at, [rows, cols])| entries.clone().slice(at..at + rows * cols).reshape([rows, cols]))
+            .map(|&(at, [rows, cols], part)| {
+                let m = entries.clone().slice(at..at + rows * cols).reshape([rows, cols]);
+                if part == LoraPart::B && strength != 1.0 { m.mul_scalar(strength) } else { m }
+            })
             .collect()
     }
+}
+
+/// Two adapters' factors as one whose update is the sum of theirs, layer by layer:
+/// A = [A1 | A2] (ranks side by side) and B = [B1; B2], so x A B = x A1 B1 + x A2 B2.
+/// Both lists come from the same model's slots (A then B for each projection).
+pub fn merge(first: Vec<Tensor<2>>, second: Vec<Tensor<2>>) -> Vec<Tensor<2>> {
+    assert_eq!(first.len(), second.len(), "both adapters must have the model's slots");
+    first
+        .into_iter()
+        .zip(second)
+        .enumerate()
+        .map(|(i, (a, b))| if i % 2 == 0 { Tensor::cat(vec![a, b], 1) } else { Tensor::cat(vec![a, b], 0) })
+        .collect()
 }

@@ -12,20 +12,71 @@ use crate::format::{FormatError, Header};
 use crate::hashing::HashError;
 
 /// What a render may change without changing the stored clip. `Render::of(header)` is
-/// the decode the encoder fitted.
+/// the decode the encoder fitted; any other value re-renders the stored function.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Render {
+    /// Seed of the sampler's starting noise.
     pub seed: u64,
-    /// Adapter strength: 0 is the base model's own sample, 1 the fitted clip.
+    /// Adapter strength: 0 is the base model's own sample, 1 the fitted clip, above 1
+    /// exaggerates it (the LoRA update scales linearly).
     pub strength: f32,
     pub steps: usize,
     pub shift: f32,
+    pub frames: usize,
+    pub width: usize,
+    pub height: usize,
 }
 
 impl Render {
     pub fn of(header: &Header) -> Self {
-        Self { seed: u64::from(header.sampler.seed), strength: 1.0, steps: usize::from(header.sampler.steps), shift: header.sampler.shift }
+        Self {
+            seed: u64::from(header.sampler.seed),
+            strength: 1.0,
+            steps: usize::from(header.sampler.steps),
+            shift: header.sampler.shift,
+            frames: usize::from(header.frames),
+            width: usize::from(header.width),
+            height: usize::from(header.height),
+        }
     }
+}
+
+/// What a re-render asks to change; None keeps the clip's own setting. `mix` weights a
+/// merged second clip (default 1). The CLI's `render` and the browser's `render` share it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Controls {
+    pub seed: Option<u64>,
+    pub strength: Option<f32>,
+    pub steps: Option<usize>,
+    pub frames: Option<usize>,
+    /// (width, height)
+    pub size: Option<(usize, usize)>,
+    pub mix: Option<f32>,
+}
+
+impl Controls {
+    /// The render of a clip with this header these controls ask for.
+    pub fn render(&self, header: &Header) -> Render {
+        let r = Render::of(header);
+        let (width, height) = self.size.unwrap_or((r.width, r.height));
+        Render {
+            seed: self.seed.unwrap_or(r.seed),
+            strength: self.strength.unwrap_or(r.strength),
+            steps: self.steps.unwrap_or(r.steps),
+            frames: self.frames.unwrap_or(r.frames),
+            width,
+            height,
+            ..r
+        }
+    }
+}
+
+/// A second stored clip whose LoRA update is added to the first's, weighted by `mix`.
+#[derive(Clone, Copy, Debug)]
+pub struct Merge<'a> {
+    pub header: &'a Header,
+    pub theta: &'a [f32],
+    pub mix: f32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +114,35 @@ pub fn check_size(model: &BaseModel, width: usize, height: usize) -> Result<(), 
 
 /// The latent shape [1, T, C, h, w] of a clip.
 pub fn latent_shape(model: &BaseModel, header: &Header) -> [usize; 5] {
+    render_shape(model, &Render::of(header))
+}
+
+/// The latent shape [1, T, C, h, w] of a render.
+pub fn render_shape(model: &BaseModel, render: &Render) -> [usize; 5] {
     let s = super::taef2::SCALE;
-    [1, usize::from(header.frames), model.config.latent_channels, usize::from(header.height) / s, usize::from(header.width) / s]
+    [1, render.frames, model.config.latent_channels, render.height / s, render.width / s]
+}
+
+/// Checks a render's settings against the format's limits and the model's patch size.
+pub fn check_render(model: &BaseModel, render: &Render) -> Result<(), RenderError> {
+    let bad = |what, value: String, why: String| Err(RenderError::Unsupported { what, value, why });
+    if render.frames == 0 || render.frames > usize::from(crate::format::MAX_FRAMES) {
+        return bad("frame count", render.frames.to_string(), format!("must be 1..={}", crate::format::MAX_FRAMES));
+    }
+    if render.steps == 0 || render.steps > usize::from(crate::format::MAX_STEPS) {
+        return bad("sampler steps", render.steps.to_string(), format!("must be 1..={}", crate::format::MAX_STEPS));
+    }
+    if !(render.strength.is_finite() && render.strength.abs() <= 16.0) {
+        return bad("strength", render.strength.to_string(), "must be a number in -16..=16".into());
+    }
+    if !(render.shift.is_finite() && render.shift > 0.0 && render.shift <= crate::format::MAX_SHIFT) {
+        return bad("shift", render.shift.to_string(), format!("must be in (0, {}]", crate::format::MAX_SHIFT));
+    }
+    let side = usize::from(crate::format::MAX_SIDE);
+    if render.width > side || render.height > side || (render.width * render.height * render.frames) as u64 > crate::format::MAX_PIXELS {
+        return bad("size", format!("{}x{}x{}", render.width, render.height, render.frames), format!("at most {side} a side and {} pixels in all", crate::format::MAX_PIXELS));
+    }
+    check_size(model, render.width, render.height)
 }
 
 /// The index map of a clip on `model`.
@@ -76,11 +154,28 @@ pub fn lora_map(model: &BaseModel, header: &Header, device: &Device) -> Result<L
 /// Model-space latents [1, T, C, h, w] of the clip `theta` under `render`;
 /// `on_step(i)` after each sampler step.
 pub fn latents(model: &BaseModel, header: &Header, theta: &[f32], render: &Render, device: &Device, on_step: impl FnMut(usize)) -> Result<Tensor<5>, RenderError> {
+    latents_merged(model, header, theta, render, None, device, on_step)
+}
+
+/// `latents` with, optionally, a second clip's LoRA update added layer by layer
+/// (weighted by `strength * mix`). Both clips must be for `model`.
+pub fn latents_merged(model: &BaseModel, header: &Header, theta: &[f32], render: &Render, merge: Option<Merge>, device: &Device, on_step: impl FnMut(usize)) -> Result<Tensor<5>, RenderError> {
     check(model, header)?;
-    let map = lora_map(model, header, device)?;
-    let theta = Tensor::<1>::from_data(TensorData::new(theta.to_vec(), [theta.len()]), device);
-    let factors = map.factors(theta, render.strength);
-    let shape = latent_shape(model, header);
+    check_render(model, render)?;
+    let factors_of = |h: &Header, theta: &[f32], strength: f32| -> Result<_, RenderError> {
+        let map = lora_map(model, h, device)?;
+        let theta = Tensor::<1>::from_data(TensorData::new(theta.to_vec(), [theta.len()]), device);
+        Ok(map.factors(theta, strength))
+    };
+    let mut factors = factors_of(header, theta, render.strength)?;
+    if let Some(m) = merge {
+        check(model, m.header)?;
+        if !(m.mix.is_finite() && m.mix.abs() <= 16.0) {
+            return Err(RenderError::Unsupported { what: "mix", value: m.mix.to_string(), why: "must be a number in -16..=16".into() });
+        }
+        factors = super::lora::merge(factors, factors_of(m.header, m.theta, render.strength * m.mix)?);
+    }
+    let shape = render_shape(model, render);
     Ok(sampler::sample(&model.denoiser, Some(&factors), shape, render.steps, render.shift, render.seed, device, on_step))
 }
 
