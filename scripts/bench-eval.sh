@@ -44,7 +44,7 @@ if [[ " $stages " == *" rd "* ]]; then
 ## Rate-distortion against x264, x265 and SVT-AV1
 
 \`bash scripts/bench-eval.sh\` (\`lora-video eval --list bench/dev-clips.txt\`), $machine.
-$(( (t1 - t0) / 60 )) min. Each dev clip: 8 frames at 128x128 (cover-scaled,
+Run time $(( (t1 - t0) / 60 )) min. Each dev clip: 8 frames at 128x128 (cover-scaled,
 centre-cropped), scored against those frames: PSNR over RGB, MS-SSIM on luma
 (\`av-metrics\`), SSIMULACRA2 (\`ssimulacra2\`). lora-video: \`encode --preset default\`
 with \`--bytes\` 300, 600, 1200, 2400 (the whole .lvc counted). Each codec, through
@@ -71,7 +71,7 @@ if [[ " $stages " == *" curve "* ]]; then
 ## Representation curve (continuous fit)
 
 \`bash scripts/bench-eval.sh\` (\`lora-video eval-curve\` on the first two dev clips), $machine.
-$(( (t1 - t0) / 60 )) min. Stage 1 only (no quantisation), rank 3 LoRA for every k (the
+Run time $(( (t1 - t0) / 60 )) min. Stage 1 only (no quantisation), rank 3 LoRA for every k (the
 least rank that holds k = 16384; this model has 6,144 entries per rank), batch 2,
 lr 0.03 with the default preset's cosine schedule stretched to 400 steps; theta decoded
 with the clip's own seed at each step count. Cells: PSNR dB / SSIMULACRA2.
@@ -106,14 +106,16 @@ if [[ " $stages " == *" speed "* ]]; then
         run "decode $n x $s, cpu" "$out/dec-$s-cpu.time" $bin decode -q -i "$f" -o "$out/speed-$s.y4m"
         run "decode $n x $s, wgpu" "$out/dec-$s-wgpu.time" env XDG_RUNTIME_DIR=/tmp $bin decode -q --device wgpu -i "$f" -o "$out/speed-$s-wgpu.y4m"
     done
-    adapter=$(XDG_RUNTIME_DIR=/tmp vulkaninfo --summary 2>/dev/null | awk -F'= ' '/deviceName/ { print $2; exit }' || true)
+    # The Vulkan drivers installed (wgpu picks among them); lvp is Mesa's lavapipe, a CPU.
+    adapter=$(ls /usr/share/vulkan/icd.d/ 2>/dev/null | sed 's/_icd.*//' | sort -u | tr '\n' ' ' || true)
+    if [ -e /dev/dri ]; then gpu="a GPU device (/dev/dri) is present"; else gpu="no GPU device (/dev/dri absent), so wgpu can only use lavapipe"; fi
     printf '%s\n' "<!-- eval-speed:begin -->
 ## Speed and memory
 
 \`bash scripts/bench-eval.sh\`, $machine. tree.avi from frame 400; wall clock and peak
 RSS from \`/usr/bin/time -v\`, including model loading and (for encode) TAEF2's encoder.
-wgpu ran on: ${adapter:-no Vulkan adapter found}. No GPU was lent to the session that
-ran this unless a row says otherwise.
+Vulkan drivers installed for wgpu: ${adapter:-none}; $gpu (\`lvp\`, Mesa's lavapipe,
+runs Vulkan on the CPU: then the wgpu rows measure a software GPU, not a GPU).
 
 | run | m:ss | peak RSS MiB |
 |-----|-----:|-------------:|

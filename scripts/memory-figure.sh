@@ -14,8 +14,8 @@ rows=()
 i=0
 while IFS='|' read -r label opts; do
     # shellcheck disable=SC2086
-    $bin render -q -i "$clip" -o "$out/r${i}_%02d.png" $opts
-    ffmpeg -v error -y -i "$out/r${i}_00.png" -i "$out/r${i}_05.png" -i "$out/r${i}_10.png" -i "$out/r${i}_15.png" \
+    $bin render -q -i "$clip" -o "$out/r${i}_%02d.png" $opts < /dev/null > /dev/null
+    ffmpeg -nostdin -v error -y -i "$out/r${i}_00.png" -i "$out/r${i}_05.png" -i "$out/r${i}_10.png" -i "$out/r${i}_15.png" \
         -filter_complex "[0][1][2][3]hstack=4,scale=iw/2:ih/2,pad=iw+260:ih:260:0:white,drawtext=fontfile=$font:text='$label':x=10:y=(h-th)/2:fontsize=18:fontcolor=black" \
         "$out/row$i.png"
     rows+=(-i "$out/row$i.png")

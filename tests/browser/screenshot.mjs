@@ -23,14 +23,16 @@ const browser = await chromium.launch({
   headless: true,
   args: ["--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", ...(process.argv.includes("--gpu") ? ["--enable-unsafe-webgpu"] : [])],
 });
-const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+// Tall enough that every lazy element is near the viewport and decodes.
+const page = await browser.newPage({ viewport: { width: 1000, height: 2400 } });
 page.on("console", (m) => console.log(`[console] ${m.text()}`));
 const t0 = Date.now();
 await page.goto(`http://127.0.0.1:${server.address().port}/demo/`);
+// Every element (samples and memory tiles) has its first frame or an error.
 await page.waitForFunction(() => {
-  const s = [...document.querySelectorAll(".status")];
-  return s.length > 0 && s.every((e) => /^(Decoded|Error)/.test(e.textContent));
-}, null, { timeout: 900_000, polling: 1000 });
+  const els = [...document.querySelectorAll("lora-video")];
+  return els.length > 0 && els.every((e) => e.readyState === 4 || e._lastError);
+}, null, { timeout: 1_500_000, polling: 1000 });
 await page.waitForTimeout(700);
 console.log(await page.evaluate(() => [...document.querySelectorAll(".status")].map((e) => e.textContent).join("\n")));
 console.log(`all samples decoded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
