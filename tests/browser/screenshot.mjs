@@ -36,6 +36,9 @@ await page.waitForFunction(() => {
 await page.waitForTimeout(700);
 console.log(await page.evaluate(() => [...document.querySelectorAll(".status")].map((e) => e.textContent).join("\n")));
 console.log(`all samples decoded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+// Back to a normal window: the full-page shot is then as tall as the content.
+await page.setViewportSize({ width: 1000, height: 900 });
+await page.waitForTimeout(300);
 await page.screenshot({ path: out, fullPage: true });
 await browser.close();
 server.close();
