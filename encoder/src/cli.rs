@@ -132,6 +132,18 @@ pub struct EncodeArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: crate::device::Backend,
+    /// Inference-time scaling: M candidate noises per scaled sampler step (a power of two); log2(M) bits each.
+    #[arg(long)]
+    pub scaling: Option<u32>,
+    /// Which sampler steps to scale, e.g. 0,1,2 (default: all but the last).
+    #[arg(long, value_delimiter = ',')]
+    pub scale_steps: Option<Vec<u8>>,
+    /// Noise level of the scaled (stochastic) steps.
+    #[arg(long, default_value_t = 1.0)]
+    pub eta: f32,
+    /// How a scaled step picks its candidate.
+    #[arg(long, value_enum, default_value = "greedy")]
+    pub choose: crate::scaling::Choose,
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
@@ -182,6 +194,10 @@ fn encode_options(a: EncodeArgs) -> crate::encode::EncodeOptions {
         title: a.title,
         write_source: a.write_source,
         device: a.device,
+        scaling: a.scaling,
+        scale_steps: a.scale_steps,
+        eta: a.eta,
+        choose: a.choose,
         json: a.json,
         quiet: a.quiet,
     }

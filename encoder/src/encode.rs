@@ -72,8 +72,29 @@ pub struct EncodeOptions {
     pub title: Option<String>,
     pub write_source: Option<PathBuf>,
     pub device: crate::device::Backend,
+    /// Inference-time scaling: M candidates (a power of two) at `scale_steps` (default:
+    /// every step but the last), noise level `eta`, chosen by `choose`.
+    pub scaling: Option<u32>,
+    pub scale_steps: Option<Vec<u8>>,
+    pub eta: f32,
+    pub choose: crate::scaling::Choose,
     pub json: bool,
     pub quiet: bool,
+}
+
+/// What scaling bought (`--json`).
+#[derive(Debug, Serialize)]
+pub struct ScalingSummary {
+    pub m: u32,
+    pub steps: Vec<u8>,
+    pub eta: f32,
+    pub choose: crate::scaling::Choose,
+    /// Bits of the choices and bytes of the whole scaling section.
+    pub choice_bits: usize,
+    pub section_bytes: usize,
+    /// Latent MSE of the same clip decoded without its scaling section.
+    pub unscaled_latent_mse: f64,
+    pub seconds: f64,
 }
 
 /// The machine-readable result of an encode (`--json`).
@@ -100,6 +121,7 @@ pub struct Summary {
     /// the same for the base model's own sample from the same seed (theta = 0).
     pub latent_mse: f64,
     pub base_latent_mse: f64,
+    pub scaling: Option<ScalingSummary>,
     pub seconds: Seconds,
 }
 
@@ -193,6 +215,31 @@ pub fn fit_budget(template: &Header, theta: &[f32], step: f32, budget: usize) ->
     Ok(best)
 }
 
+/// The header's length without its scaling section.
+fn template_len_without_scaling(h: &Header) -> usize {
+    Header { scaling: None, ..h.clone() }.header_len()
+}
+
+/// The scaling the options ask for, checked: M a power of two in 2..=65536, eta in
+/// (0, 10], scaled steps increasing and before the last (whose step to t = 0 has no noise).
+fn scaling_config(o: &EncodeOptions, steps: u8) -> Result<Option<crate::scaling::ScalingConfig>, CliError> {
+    let Some(m) = o.scaling else {
+        return if o.scale_steps.is_some() { Err(CliError::Usage("--scale-steps needs --scaling M".into())) } else { Ok(None) };
+    };
+    if !(2..=65536).contains(&m) || !m.is_power_of_two() {
+        return Err(CliError::Usage(format!("--scaling {m}: M must be a power of two in 2..=65536")));
+    }
+    if !(o.eta > 0.0 && o.eta <= 10.0) {
+        return Err(CliError::Usage(format!("--eta {}: must be in (0, 10]", o.eta)));
+    }
+    let last = steps.saturating_sub(1);
+    let chosen = o.scale_steps.clone().unwrap_or_else(|| (0..last).collect());
+    if chosen.is_empty() || chosen.windows(2).any(|w| w[0] >= w[1]) || chosen.iter().any(|&s| s >= last) {
+        return Err(CliError::Usage(format!("--scale-steps: increasing step numbers in 0..{last} (the last step, {last}, adds no noise)")));
+    }
+    Ok(Some(crate::scaling::ScalingConfig { m_log2: m.trailing_zeros() as u8, eta: o.eta, steps: chosen, choose: o.choose, seed: u64::from(o.seed) }))
+}
+
 /// The header every candidate clip of these frames shares (quantiser and prior still
 /// to be set by `pack`): vector length `k` (default `DEFAULT_K`, capped by the model's
 /// LoRA entries at `rank`), sampler and hash seed `seed`.
@@ -275,8 +322,11 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         (None, None) => None,
     };
     let steps = o.steps.unwrap_or(base.manifest.sampler.steps as u8);
-    let template = template(&base, &frames, fps, o.seed, o.k, o.rank, steps, o.title.clone())?;
+    let mut template = template(&base, &frames, fps, o.seed, o.k, o.rank, steps, o.title.clone())?;
     let k = template.lora.k;
+    let scaling = scaling_config(o, steps)?;
+    template.scaling = scaling.as_ref().map(|c| c.placeholder());
+    template.check().map_err(|e| CliError::Usage(format!("--scaling: {e}")))?;
     if let Some(b) = budget {
         let least = template.header_len() + format::CHECKSUM_LEN;
         if b < least {
@@ -302,14 +352,39 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     bar.finish_and_clear();
     let fit_s = since(t);
 
-    let clip = match budget {
+    let mut clip = match budget {
         Some(b) => fit_budget(&template, &fitted.theta, fitted.step, b)?,
         None => pack(&template, &fitted.theta, fitted.step)?,
     };
+    let theta = clip.theta().map_err(|e| CliError::Usage(e.to_string()))?;
+
+    // Scaling: choose the candidates on the quantised theta, in place of the placeholder
+    // (the same size, so the rate and a budget still hold).
+    let mut scaling_summary = None;
+    if let Some(cfg) = &scaling {
+        let t = Instant::now();
+        let bar = progress(u64::from(steps), "scale", o.quiet || o.json);
+        let (section, _) = crate::scaling::choose(&base, &clip.header, &theta, &z0, cfg, &device, |_| bar.inc(1)).map_err(|e| CliError::Usage(e.to_string()))?;
+        bar.finish_and_clear();
+        let before = clip.header.header_len();
+        clip.header.scaling = Some(section);
+        debug_assert_eq!(before, clip.header.header_len());
+        let unscaled = Header { scaling: None, ..clip.header.clone() };
+        let z = render::latents(&base, &unscaled, &theta, &Render::of(&unscaled), &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
+        scaling_summary = Some(ScalingSummary {
+            m: 1 << cfg.m_log2,
+            steps: cfg.steps.clone(),
+            eta: cfg.eta,
+            choose: cfg.choose,
+            choice_bits: clip.header.scaling.as_ref().map_or(0, |s| s.choice_bits()),
+            section_bytes: before - template_len_without_scaling(&clip.header),
+            unscaled_latent_mse: mse(&z, &z0),
+            seconds: since(t),
+        });
+    }
     let bytes = clip.to_bytes().map_err(|e| CliError::Usage(e.to_string()))?;
 
     // What the decoder will make of it, in latent space, against the base model's sample.
-    let theta = clip.theta().map_err(|e| CliError::Usage(e.to_string()))?;
     let render = Render::of(&clip.header);
     let decoded = render::latents(&base, &clip.header, &theta, &render, &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
     let base_sample = render::latents(&base, &clip.header, &theta, &Render { strength: 0.0, ..render }, &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
@@ -335,6 +410,7 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         stage2_loss: fitted.loss2,
         latent_mse: mse(&decoded, &z0),
         base_latent_mse: mse(&base_sample, &z0),
+        scaling: scaling_summary,
         seconds: Seconds { read: read_s, latents: latents_s, fit: fit_s, total: since(started) },
     };
     let text = if o.json {

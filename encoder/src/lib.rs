@@ -15,4 +15,5 @@ pub mod metrics;
 pub mod model;
 pub mod output;
 pub mod pack;
+pub mod scaling;
 pub mod train;

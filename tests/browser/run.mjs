@@ -68,6 +68,8 @@ try {
     check("cpu: decodes the committed sample", cold.events.includes("canplay") && cold.backend === "cpu", JSON.stringify(cold.error || cold.events));
     check("cpu: frames match the native decoder within 40 dB", minPsnr(cold) >= 40, `min PSNR ${minPsnr(cold).toFixed(2)} dB`);
     check("cpu: progress events", cold.progress > 0, `${cold.progress}`);
+    const scaled = await run(p, { src: "/fixtures/tiny-scaled.lvc", base: "/base.lvm", backend: "cpu" }, "/fixtures/scaled_%02d.png");
+    check("a clip with inference-time scaling matches the native decoder within 40 dB", minPsnr(scaled) >= 40, `min PSNR ${minPsnr(scaled).toFixed(2)} dB ${JSON.stringify(scaled.error || "")}`);
     const second = await run(p, { ...clip, backend: "cpu" });
     check("a second element reuses the model (one download)", second.events.includes("canplay") && hits["/base.lvm"] === 1, `base.lvm fetched ${hits["/base.lvm"]} time(s)`);
     await p.reload();

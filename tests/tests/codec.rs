@@ -333,3 +333,54 @@ fn render_controls_change_only_the_decode() {
         assert!(e.exit_code() == 1 && e.to_string().contains(needle), "{extra:?}: {e}");
     }
 }
+
+/// Inference-time scaling: the choices count in the rate (exactly), the reference decoder
+/// replays them to the encoder's own reconstruction, and they change the decode.
+#[test]
+fn scaling_is_counted_replayed_and_used() {
+    let dir = scratch().join("scaling");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (lvc, src) = (dir.join("scaled.lvc"), dir.join("scaled-src.y4m"));
+    let summary = encode(&opencv_clip("vtest.avi"), &lvc, &src, &["--bytes", "600", "--scaling", "64", "--scale-steps", "0,2,4"]);
+    let bytes = std::fs::read(&lvc).unwrap();
+    assert!(bytes.len() <= 600, "{} bytes", bytes.len());
+    let clip = lora_video::decode::read_clip(&lvc).unwrap();
+    let section = clip.header.scaling.clone().expect("a scaling section");
+    assert_eq!((section.m_log2, section.steps.iter().map(|s| s.step).collect::<Vec<_>>()), (6, vec![0, 2, 4]));
+    // Rate accounting: header (with the 3 x 6 choice bits) + payload + CRC is the file.
+    assert_eq!(clip.header.header_len() + clip.payload.len() + lora_video_shared::format::CHECKSUM_LEN, bytes.len());
+    assert_eq!(summary["scaling"]["choice_bits"], 18);
+
+    // The encoder's own reconstruction, recomputed: the same choices, the same latents.
+    let device = Device::flex();
+    let base = BaseModel::from_bytes(&std::fs::read(tiny()).unwrap(), &device).unwrap();
+    let frames = media::read(&src, Select { start: 0, count: 4 }, (24, 1)).unwrap().frames;
+    let encoder = lora_video::model::load_taef2_encoder(Path::new(&taef2()), &device).unwrap();
+    let z0 = lora_video::encode::latents(&base, &encoder, &frames, &device);
+    let theta = clip.theta().unwrap();
+    let cfg = lora_video::scaling::ScalingConfig { m_log2: 6, eta: 1.0, steps: vec![0, 2, 4], choose: lora_video::scaling::Choose::Greedy, seed: 0 };
+    let mut placeholder = clip.header.clone();
+    placeholder.scaling = Some(cfg.placeholder());
+    let (again, x) = lora_video::scaling::choose(&base, &placeholder, &theta, &z0, &cfg, &device, |_| {}).unwrap();
+    assert_eq!(again, section, "the encoder's choices are deterministic");
+    // Through y4m, like `decode`'s output, so both take the same colour conversion.
+    let own = dir.join("own.y4m");
+    std::fs::write(&own, lora_video::output::y4m_bytes(&render::frames(&base, x, |_| {}), (24, 1))).unwrap();
+    let (decoded, own) = (decode(&lvc), read_y4m(&own));
+    assert!(psnr(&decoded, &own) > 40.0, "decode vs the encoder's reconstruction: {:.2} dB", psnr(&decoded, &own));
+
+    // Without its choices the same clip decodes differently (they are used).
+    let unscaled = render::latents(&base, &clip.header, &theta, &Render { scaling: None, ..Render::of(&clip.header) }, &device, |_| {}).unwrap();
+    let with = render::latents(&base, &clip.header, &theta, &Render::of(&clip.header), &device, |_| {}).unwrap();
+    let diff: f32 = (with - unscaled).abs().max().into_scalar();
+    assert!(diff > 1e-3, "scaling must change the decode");
+
+    // Bad scaling options are usage errors.
+    let (t, bad_out) = (taef2(), dir.join("bad.lvc"));
+    for bad in [&["--scaling", "48"][..], &["--scaling", "16", "--scale-steps", "7"], &["--scale-steps", "0"], &["--scaling", "16", "--eta", "0"]] {
+        let mut args = vec!["encode", "-q", "-i", src.to_str().unwrap(), "-o", bad_out.to_str().unwrap(), "-m", tiny().to_str().unwrap(), "--taef2", &t, "--size", "64x64", "--stage1", "1", "--stage2", "0"];
+        args.extend(bad);
+        let e = cli(&args).unwrap_err();
+        assert_eq!(e.exit_code(), 1, "{bad:?}: {e}");
+    }
+}

@@ -18,10 +18,10 @@ fn pack(which: &str) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
-#[test]
-fn same_frames_as_the_reference_decoder() {
+/// The wasm decoder and the CLI on one fixture: the same RGBA bytes.
+fn same_frames_as_the_reference_decoder_on(name: &str) {
     let model = pack("tiny");
-    let fixture = root().join("tests/browser/fixtures/tiny.lvc");
+    let fixture = root().join("tests/browser/fixtures").join(name);
     let clip = std::fs::read(&fixture).unwrap();
     let decoder = pollster::block_on(Decoder::open(&model, false)).unwrap();
     assert_eq!(decoder.backend(), Backend::Cpu);
@@ -30,15 +30,26 @@ fn same_frames_as_the_reference_decoder() {
     assert_eq!(calls.last(), Some(&(calls.len() as u32, calls.len() as u32)), "progress ends at the total");
 
     // The CLI's reference decode of the same file, as PNG frames.
-    let lvm = std::env::temp_dir().join(format!("lora-video-wasm-api-{}-ref.lvm", std::process::id()));
+    let lvm = std::env::temp_dir().join(format!("lora-video-wasm-api-{}-{name}-ref.lvm", std::process::id()));
     std::fs::write(&lvm, &model).unwrap();
-    let out = std::env::temp_dir().join(format!("lora-video-wasm-api-{}-%02d.png", std::process::id()));
+    let out = std::env::temp_dir().join(format!("lora-video-wasm-api-{}-{name}-%02d.png", std::process::id()));
     run(["lora-video", "decode", "-q", "-i", fixture.to_str().unwrap(), "-m", lvm.to_str().unwrap(), "-o", out.to_str().unwrap()], &mut Vec::new()).unwrap();
     let n = (got.width * got.height * 4) as usize;
     for i in 0..got.frames as usize {
         let png = image::open(out.to_str().unwrap().replace("%02d", &format!("{i:02}"))).unwrap().to_rgba8();
         assert_eq!(png.as_raw().as_slice(), &got.rgba[i * n..(i + 1) * n], "frame {i}");
     }
+}
+
+#[test]
+fn same_frames_as_the_reference_decoder() {
+    same_frames_as_the_reference_decoder_on("tiny.lvc");
+}
+
+/// A clip with inference-time scaling: both decoders replay the same choices.
+#[test]
+fn scaled_clip_same_frames_as_the_reference_decoder() {
+    same_frames_as_the_reference_decoder_on("tiny-scaled.lvc");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::base::BaseModel;
 use super::lora::LoraMap;
 use super::sampler;
-use crate::format::{FormatError, Header};
+use crate::format::{FormatError, Header, Scaling};
 use crate::hashing::HashError;
 
 /// What a render may change without changing the stored clip. `Render::of(header)` is
@@ -25,6 +25,8 @@ pub struct Render {
     pub frames: usize,
     pub width: usize,
     pub height: usize,
+    /// The clip's inference-time scaling choices, replayed by the sampler.
+    pub scaling: Option<Scaling>,
 }
 
 impl Render {
@@ -37,6 +39,7 @@ impl Render {
             frames: usize::from(header.frames),
             width: usize::from(header.width),
             height: usize::from(header.height),
+            scaling: header.scaling.clone(),
         }
     }
 }
@@ -176,7 +179,9 @@ pub fn latents_merged(model: &BaseModel, header: &Header, theta: &[f32], render:
         factors = super::lora::merge(factors, factors_of(m.header, m.theta, render.strength * m.mix)?);
     }
     let shape = render_shape(model, render);
-    Ok(sampler::sample(&model.denoiser, Some(&factors), shape, render.steps, render.shift, render.seed, device, on_step))
+    // Scaling choices belong to the stored step count; another count replays none.
+    let scaling = render.scaling.as_ref().filter(|_| render.steps == usize::from(header.sampler.steps));
+    Ok(sampler::sample_scaled(&model.denoiser, Some(&factors), shape, render.steps, render.shift, render.seed, scaling, device, on_step))
 }
 
 /// Decoded frames: `count` frames of `width` x `height`, RGB8 interleaved, frame after frame.

@@ -1,10 +1,13 @@
-//! The deterministic sampler: Euler steps of the flow ODE dx/dt = v(x, t) from t = 1
-//! (noise) to t = 0 (data), with x_t = (1 - t) z0 + t e and v = e - z0. The initial
-//! noise comes from the shared PRNG, so every decoder starts from the same numbers.
+//! The sampler: Euler steps of the flow ODE dx/dt = v(x, t) from t = 1 (noise) to t = 0
+//! (data), with x_t = (1 - t) z0 + t e and v = e - z0. The initial noise comes from the
+//! shared PRNG, so every decoder starts from the same numbers. Steps a clip's scaling
+//! section names are stochastic instead (`sde_step`): their noise is candidate `choice`
+//! of that step, drawn from the PRNG's stream (step, choice), the one the encoder chose.
 
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::denoiser::Denoiser;
+use crate::format::Scaling;
 use crate::noise::{self, Stream};
 
 /// Times t_0 = 1 > t_1 > ... > t_steps = 0: s = 1 - i/steps, t = shift s / (1 + (shift - 1) s).
@@ -27,6 +30,7 @@ pub fn initial_noise(shape: [usize; 5], seed: u64, device: &Device) -> Tensor<5>
 }
 
 /// Runs `steps` Euler steps from the seeded noise; `on_step(i)` after each step.
+#[allow(clippy::too_many_arguments)]
 pub fn sample(
     model: &Denoiser,
     lora: Option<&[Tensor<2>]>,
@@ -35,6 +39,49 @@ pub fn sample(
     shift: f32,
     seed: u64,
     device: &Device,
+    on_step: impl FnMut(usize),
+) -> Tensor<5> {
+    sample_scaled(model, lora, shape, steps, shift, seed, None, device, on_step)
+}
+
+/// Noise fraction s of a stochastic step from t down to t_next: min(1, eta sqrt(t - t_next)).
+pub fn noise_fraction(eta: f32, t: f32, t_next: f32) -> f32 {
+    (eta * (t - t_next).max(0.0).sqrt()).min(1.0)
+}
+
+/// The model's estimates at (x, t) with velocity v: the clip x0 = x - t v and the noise
+/// e = x + (1 - t) v.
+pub fn estimates(x: &Tensor<5>, v: &Tensor<5>, t: f32) -> (Tensor<5>, Tensor<5>) {
+    (x.clone() - v.clone().mul_scalar(t), x.clone() + v.clone().mul_scalar(1.0 - t))
+}
+
+/// The deterministic part of a stochastic step to t_next with noise fraction s:
+/// (1 - t_next) x0 + t_next sqrt(1 - s^2) e. The step adds t_next s eps to it.
+pub fn sde_mean(x0: Tensor<5>, e: Tensor<5>, t_next: f32, s: f32) -> Tensor<5> {
+    x0.mul_scalar(1.0 - t_next) + e.mul_scalar(t_next * (1.0 - s * s).sqrt())
+}
+
+/// Candidate `index` of sampler step `step`: stream (step, index) under `seed`, elements
+/// 0.. in row-major order of `shape`. The decoder draws only the chosen one.
+pub fn candidate_noise(shape: [usize; 5], seed: u64, step: usize, index: u32, device: &Device) -> Tensor<5> {
+    let n = shape.iter().product();
+    let stream = Stream::Candidate { step: step as u16, index };
+    Tensor::from_data(TensorData::new(noise::gaussian_vec(seed, stream, n), shape), device)
+}
+
+/// `sample`, replaying `scaling`: each scaled step is the stochastic step with its stored
+/// candidate's noise; the others are Euler steps. (With s = 0 the two agree:
+/// (1 - t') (x - t v) + t' (x + (1 - t) v) = x + (t' - t) v.)
+#[allow(clippy::too_many_arguments)]
+pub fn sample_scaled(
+    model: &Denoiser,
+    lora: Option<&[Tensor<2>]>,
+    shape: [usize; 5],
+    steps: usize,
+    shift: f32,
+    seed: u64,
+    scaling: Option<&Scaling>,
+    device: &Device,
     mut on_step: impl FnMut(usize),
 ) -> Tensor<5> {
     let ts = schedule(steps, shift);
@@ -42,7 +89,15 @@ pub fn sample(
     for i in 0..steps {
         let t = Tensor::<1>::from_data(TensorData::new(vec![ts[i]; shape[0]], [shape[0]]), device);
         let v = model.forward(x.clone(), t, lora);
-        x = x + v.mul_scalar(ts[i + 1] - ts[i]);
+        let chosen = scaling.and_then(|sc| sc.steps.iter().find(|s| usize::from(s.step) == i).map(|s| (sc.eta, s.choice)));
+        x = match chosen {
+            Some((eta, choice)) => {
+                let s = noise_fraction(eta, ts[i], ts[i + 1]);
+                let (x0, e) = estimates(&x, &v, ts[i]);
+                sde_mean(x0, e, ts[i + 1], s) + candidate_noise(shape, seed, i, u32::from(choice), device).mul_scalar(ts[i + 1] * s)
+            }
+            None => x + v.mul_scalar(ts[i + 1] - ts[i]),
+        };
         on_step(i);
     }
     x

@@ -1,0 +1,115 @@
+//! Inference-time scaling in the encoder: run the decoder's sampler on the quantised
+//! theta and, at each scaled step, score M = 2^m_log2 candidate noises against the
+//! clip's latents and keep one; its index (m_log2 bits) goes into the scaling section.
+//!
+//! A scaled step goes from x (at t) to mean + c eps_j, with mean = (1 - t') x0 + t'
+//! sqrt(1 - s^2) e and c = t' s (`sampler::sde_mean`). Had the model's clip estimate x0
+//! been the clip z0, the step would land at mean + d with d = (1 - t') (z0 - x0); so
+//! candidate j scores ||c eps_j - d||^2 = c^2 ||eps_j||^2 - 2 c <eps_j, d> + const.
+//! The scores of a chunk of candidates are one matrix product on the backend.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use lora_video_shared::format::{Header, ScaledStep, Scaling};
+use lora_video_shared::model::base::BaseModel;
+use lora_video_shared::model::render::{self, Render, RenderError};
+use lora_video_shared::model::sampler;
+use lora_video_shared::noise::{self, Stream};
+
+/// How a scaled step picks its candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Choose {
+    /// The candidate with the lowest score.
+    Greedy,
+    /// A sample from the importance weights exp(-score / (2 c^2)), by the Gumbel-max trick.
+    Gumbel,
+}
+
+/// What to scale and how.
+#[derive(Clone, Debug)]
+pub struct ScalingConfig {
+    pub m_log2: u8,
+    pub eta: f32,
+    /// The scaled sampler steps, increasing; the last step (to t = 0) has no noise.
+    pub steps: Vec<u8>,
+    pub choose: Choose,
+    /// Seed of the Gumbel draws (the encoder's own; the decoder never needs them).
+    pub seed: u64,
+}
+
+impl ScalingConfig {
+    /// The section with placeholder choices: the same size as the final one, for the rate.
+    pub fn placeholder(&self) -> Scaling {
+        Scaling { m_log2: self.m_log2, eta: self.eta, steps: self.steps.iter().map(|&step| ScaledStep { step, choice: 0 }).collect() }
+    }
+}
+
+/// Candidates per matrix product: at most 2^24 noise values (64 MiB of f32) at a time.
+fn chunk(n: usize) -> usize {
+    ((1usize << 24) / n.max(1)).max(1)
+}
+
+fn scores(seed: u64, step: usize, m: usize, n: usize, d: &Tensor<2>, c: f32, device: &Device) -> Vec<f32> {
+    let mut out = Vec::with_capacity(m);
+    let per = chunk(n);
+    let mut first = 0;
+    while first < m {
+        let count = per.min(m - first);
+        let mut buf = vec![0f32; count * n];
+        for (j, row) in buf.chunks_exact_mut(n).enumerate() {
+            noise::fill_gaussian(seed, Stream::Candidate { step: step as u16, index: (first + j) as u32 }, 0, row);
+        }
+        let eps = Tensor::<2>::from_data(TensorData::new(buf, [count, n]), device);
+        let dots = eps.clone().matmul(d.clone()).reshape([count]);
+        let norms = eps.powi_scalar(2).sum_dim(1).reshape([count]);
+        let s = norms.mul_scalar(c * c) - dots.mul_scalar(2.0 * c);
+        out.extend(s.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 scores"));
+        first += count;
+    }
+    out
+}
+
+fn pick(scores: &[f32], c: f32, choose: Choose, rng: &mut crate::corpus::Rng) -> usize {
+    let mut key = |j: usize| -> f64 {
+        match choose {
+            Choose::Greedy => -f64::from(scores[j]),
+            Choose::Gumbel => {
+                let u = rng.uniform(1e-12, 1.0);
+                -f64::from(scores[j]) / (2.0 * f64::from(c * c)) - (-u.ln()).ln()
+            }
+        }
+    };
+    (0..scores.len()).map(|j| (j, key(j))).max_by(|a, b| a.1.total_cmp(&b.1)).map_or(0, |(j, _)| j)
+}
+
+/// Chooses a candidate at every scaled step for the clip `header` with (quantised)
+/// `theta`, against the clip's latents `z0` [1, T, C, h, w] (model space). Returns the
+/// scaling section and the final latents, which the decoder reproduces.
+pub fn choose(base: &BaseModel, header: &Header, theta: &[f32], z0: &Tensor<5>, cfg: &ScalingConfig, device: &Device, mut on_step: impl FnMut(usize)) -> Result<(Scaling, Tensor<5>), RenderError> {
+    let r = Render::of(header);
+    let map = render::lora_map(base, header, device)?;
+    let factors = map.factors(Tensor::<1>::from_data(TensorData::new(theta.to_vec(), [theta.len()]), device), 1.0);
+    let shape = render::latent_shape(base, header);
+    let n: usize = shape.iter().product();
+    let ts = sampler::schedule(r.steps, r.shift);
+    let mut x = sampler::initial_noise(shape, r.seed, device);
+    let mut rng = crate::corpus::Rng::new(cfg.seed ^ 0x5ca1_ab1e);
+    let mut steps = Vec::new();
+    for i in 0..r.steps {
+        let t = Tensor::<1>::from_data(TensorData::new(vec![ts[i]], [1]), device);
+        let v = base.denoiser.forward(x.clone(), t, Some(&factors));
+        x = if cfg.steps.contains(&(i as u8)) {
+            let s = sampler::noise_fraction(cfg.eta, ts[i], ts[i + 1]);
+            let c = ts[i + 1] * s;
+            let (x0, e) = sampler::estimates(&x, &v, ts[i]);
+            let d = (z0.clone() - x0.clone()).mul_scalar(1.0 - ts[i + 1]).reshape([n, 1]);
+            let j = pick(&scores(r.seed, i, 1usize << cfg.m_log2, n, &d, c, device), c, cfg.choose, &mut rng);
+            steps.push(ScaledStep { step: i as u8, choice: j as u16 });
+            sampler::sde_mean(x0, e, ts[i + 1], s) + sampler::candidate_noise(shape, r.seed, i, j as u32, device).mul_scalar(c)
+        } else {
+            x + v.mul_scalar(ts[i + 1] - ts[i])
+        };
+        on_step(i);
+    }
+    Ok((Scaling { m_log2: cfg.m_log2, eta: cfg.eta, steps }, x))
+}
