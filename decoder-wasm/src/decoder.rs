@@ -6,7 +6,7 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use lora_video_shared::format::Bitstream;
 use lora_video_shared::model::base::BaseModel;
-use lora_video_shared::model::render::{self, Controls, Merge};
+use lora_video_shared::model::render::{self, Controls};
 use wasm_bindgen::prelude::*;
 
 use crate::DecodeError;
@@ -76,7 +76,7 @@ impl Decoder {
         let theta = clip.theta()?;
         let other = mix_clip.map(Bitstream::read).transpose()?;
         let other_theta = other.as_ref().map(|o| o.theta()).transpose()?;
-        let merge = other.as_ref().zip(other_theta.as_deref()).map(|(o, theta)| Merge { header: &o.header, theta, mix: controls.mix.unwrap_or(1.0) });
+        let merge = other.as_ref().zip(other_theta.as_deref()).map(|(o, theta)| controls.merge(&o.header, theta));
         let render = controls.render(h);
         let total = (render.steps + render.frames) as u32;
         let mut done = 0;

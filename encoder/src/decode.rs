@@ -98,7 +98,7 @@ pub fn run(o: &DecodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         }
         _ => None,
     };
-    let merge = other.as_ref().zip(other_theta.as_deref()).map(|(b, theta)| Merge { header: &b.header, theta, mix: c.mix.unwrap_or(1.0) });
+    let merge = other.as_ref().zip(other_theta.as_deref()).map(|(b, theta)| c.merge(&b.header, theta));
     let render = c.render(&clip.header);
     let frames = decode_frames(&base, &clip, &render, merge, &device, o.quiet || o.json).map_err(|e| match e {
         RenderError::Unsupported { .. } => CliError::Usage(e.to_string()),

@@ -360,14 +360,15 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
 
     // Scaling: choose the candidates on the quantised theta, in place of the placeholder
     // (the same size, so the rate and a budget still hold).
-    let mut scaling_summary = None;
+    let (mut scaling_summary, mut reconstruction) = (None, None);
     if let Some(cfg) = &scaling {
         let t = Instant::now();
         let bar = progress(u64::from(steps), "scale", o.quiet || o.json);
-        let (section, _) = crate::scaling::choose(&base, &clip.header, &theta, &z0, cfg, &device, |_| bar.inc(1)).map_err(|e| CliError::Usage(e.to_string()))?;
+        let (section, x) = crate::scaling::choose(&base, &clip.header, &theta, &z0, cfg, &device, |_| bar.inc(1)).map_err(|e| CliError::Usage(e.to_string()))?;
         bar.finish_and_clear();
         let before = clip.header.header_len();
         clip.header.scaling = Some(section);
+        reconstruction = Some(x);
         debug_assert_eq!(before, clip.header.header_len());
         let unscaled = Header { scaling: None, ..clip.header.clone() };
         let z = render::latents(&base, &unscaled, &theta, &Render::of(&unscaled), &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
@@ -385,8 +386,12 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let bytes = clip.to_bytes().map_err(|e| CliError::Usage(e.to_string()))?;
 
     // What the decoder will make of it, in latent space, against the base model's sample.
+    // (A scaled clip's search ran the decoder's own sampler loop: its result is that.)
     let render = Render::of(&clip.header);
-    let decoded = render::latents(&base, &clip.header, &theta, &render, &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
+    let decoded = match reconstruction {
+        Some(x) => x,
+        None => render::latents(&base, &clip.header, &theta, &render, &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?,
+    };
     let base_sample = render::latents(&base, &clip.header, &theta, &Render { strength: 0.0, ..render }, &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
     write_atomic(&o.output, &bytes)?;
 

@@ -83,33 +83,35 @@ fn pick(scores: &[f32], c: f32, choose: Choose, rng: &mut crate::corpus::Rng) ->
 }
 
 /// Chooses a candidate at every scaled step for the clip `header` with (quantised)
-/// `theta`, against the clip's latents `z0` [1, T, C, h, w] (model space). Returns the
-/// scaling section and the final latents, which the decoder reproduces.
-pub fn choose(base: &BaseModel, header: &Header, theta: &[f32], z0: &Tensor<5>, cfg: &ScalingConfig, device: &Device, mut on_step: impl FnMut(usize)) -> Result<(Scaling, Tensor<5>), RenderError> {
+/// `theta`, against the clip's latents `z0` [1, T, C, h, w] (model space), in the
+/// decoder's own sampler loop. Returns the scaling section and the final latents, which
+/// the decoder reproduces.
+pub fn choose(base: &BaseModel, header: &Header, theta: &[f32], z0: &Tensor<5>, cfg: &ScalingConfig, device: &Device, on_step: impl FnMut(usize)) -> Result<(Scaling, Tensor<5>), RenderError> {
     let r = Render::of(header);
     let map = render::lora_map(base, header, device)?;
     let factors = map.factors(Tensor::<1>::from_data(TensorData::new(theta.to_vec(), [theta.len()]), device), 1.0);
     let shape = render::latent_shape(base, header);
     let n: usize = shape.iter().product();
     let ts = sampler::schedule(r.steps, r.shift);
-    let mut x = sampler::initial_noise(shape, r.seed, device);
     let mut rng = crate::corpus::Rng::new(cfg.seed ^ 0x5ca1_ab1e);
     let mut steps = Vec::new();
-    for i in 0..r.steps {
-        let t = Tensor::<1>::from_data(TensorData::new(vec![ts[i]], [1]), device);
-        let v = base.denoiser.forward(x.clone(), t, Some(&factors));
-        x = if cfg.steps.contains(&(i as u8)) {
-            let s = sampler::noise_fraction(cfg.eta, ts[i], ts[i + 1]);
-            let c = ts[i + 1] * s;
-            let (x0, e) = sampler::estimates(&x, &v, ts[i]);
+    let x = sampler::sample_choosing(
+        &base.denoiser,
+        Some(&factors),
+        shape,
+        r.steps,
+        r.shift,
+        r.seed,
+        cfg.eta,
+        |i| cfg.steps.contains(&(i as u8)),
+        |i, x0, c| {
             let d = (z0.clone() - x0.clone()).mul_scalar(1.0 - ts[i + 1]).reshape([n, 1]);
             let j = pick(&scores(r.seed, i, 1usize << cfg.m_log2, n, &d, c, device), c, cfg.choose, &mut rng);
             steps.push(ScaledStep { step: i as u8, choice: j as u16 });
-            sampler::sde_mean(x0, e, ts[i + 1], s) + sampler::candidate_noise(shape, r.seed, i, j as u32, device).mul_scalar(c)
-        } else {
-            x + v.mul_scalar(ts[i + 1] - ts[i])
-        };
-        on_step(i);
-    }
+            j as u32
+        },
+        device,
+        on_step,
+    );
     Ok((Scaling { m_log2: cfg.m_log2, eta: cfg.eta, steps }, x))
 }

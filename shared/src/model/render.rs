@@ -72,6 +72,11 @@ impl Controls {
             ..r
         }
     }
+
+    /// A second clip (`header`, `theta`) to merge, weighted by `mix` (default 1: the sum).
+    pub fn merge<'a>(&self, header: &'a Header, theta: &'a [f32]) -> Merge<'a> {
+        Merge { header, theta, mix: self.mix.unwrap_or(1.0) }
+    }
 }
 
 /// A second stored clip whose LoRA update is added to the first's, weighted by `mix`.

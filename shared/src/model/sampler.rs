@@ -70,8 +70,7 @@ pub fn candidate_noise(shape: [usize; 5], seed: u64, step: usize, index: u32, de
 }
 
 /// `sample`, replaying `scaling`: each scaled step is the stochastic step with its stored
-/// candidate's noise; the others are Euler steps. (With s = 0 the two agree:
-/// (1 - t') (x - t v) + t' (x + (1 - t) v) = x + (t' - t) v.)
+/// candidate's noise; the others are Euler steps.
 #[allow(clippy::too_many_arguments)]
 pub fn sample_scaled(
     model: &Denoiser,
@@ -82,6 +81,30 @@ pub fn sample_scaled(
     seed: u64,
     scaling: Option<&Scaling>,
     device: &Device,
+    on_step: impl FnMut(usize),
+) -> Tensor<5> {
+    let stored = |i: usize| scaling.and_then(|sc| sc.steps.iter().find(|s| usize::from(s.step) == i)).map(|s| u32::from(s.choice));
+    let eta = scaling.map_or(0.0, |sc| sc.eta);
+    sample_choosing(model, lora, shape, steps, shift, seed, eta, |i| stored(i).is_some(), |i, _, _| stored(i).unwrap_or(0), device, on_step)
+}
+
+/// The sampler loop every scaled decode and the encoder's search share. Steps for which
+/// `scaled(i)` holds are stochastic: with the model's clip estimate x0 and the noise
+/// scale c = t' s in hand, `choose(i, x0, c)` names the candidate (the decoder: the stored
+/// one; the encoder: its pick). The others are Euler steps. (With s = 0 the two agree:
+/// (1 - t') (x - t v) + t' (x + (1 - t) v) = x + (t' - t) v.)
+#[allow(clippy::too_many_arguments)]
+pub fn sample_choosing(
+    model: &Denoiser,
+    lora: Option<&[Tensor<2>]>,
+    shape: [usize; 5],
+    steps: usize,
+    shift: f32,
+    seed: u64,
+    eta: f32,
+    scaled: impl Fn(usize) -> bool,
+    mut choose: impl FnMut(usize, &Tensor<5>, f32) -> u32,
+    device: &Device,
     mut on_step: impl FnMut(usize),
 ) -> Tensor<5> {
     let ts = schedule(steps, shift);
@@ -89,14 +112,14 @@ pub fn sample_scaled(
     for i in 0..steps {
         let t = Tensor::<1>::from_data(TensorData::new(vec![ts[i]; shape[0]], [shape[0]]), device);
         let v = model.forward(x.clone(), t, lora);
-        let chosen = scaling.and_then(|sc| sc.steps.iter().find(|s| usize::from(s.step) == i).map(|s| (sc.eta, s.choice)));
-        x = match chosen {
-            Some((eta, choice)) => {
-                let s = noise_fraction(eta, ts[i], ts[i + 1]);
-                let (x0, e) = estimates(&x, &v, ts[i]);
-                sde_mean(x0, e, ts[i + 1], s) + candidate_noise(shape, seed, i, u32::from(choice), device).mul_scalar(ts[i + 1] * s)
-            }
-            None => x + v.mul_scalar(ts[i + 1] - ts[i]),
+        x = if scaled(i) {
+            let s = noise_fraction(eta, ts[i], ts[i + 1]);
+            let c = ts[i + 1] * s;
+            let (x0, e) = estimates(&x, &v, ts[i]);
+            let j = choose(i, &x0, c);
+            sde_mean(x0, e, ts[i + 1], s) + candidate_noise(shape, seed, i, j, device).mul_scalar(c)
+        } else {
+            x + v.mul_scalar(ts[i + 1] - ts[i])
         };
         on_step(i);
     }
