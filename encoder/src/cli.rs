@@ -45,6 +45,8 @@ pub enum Command {
     Eval(crate::eval::EvalArgs),
     /// The representation curve: quality of the continuous fit against fit steps, per vector length k.
     EvalCurve(crate::eval::CurveArgs),
+    /// Inference-time scaling: quality against extra bits, and at equal total bytes, for several M and scaled steps.
+    EvalScaling(crate::eval::scaling::ScalingArgs),
     /// Train the base denoiser: flow matching on TAEF2 latents of the photo corpus.
     TrainBase(TrainArgs),
     /// Build the base-model package (.lvm) from the denoiser file and TAEF2's decoder.
@@ -374,6 +376,7 @@ where
         Command::Info { file, json } => crate::info::run(&file, json, out),
         Command::Eval(args) => crate::eval::run_eval(&args, out),
         Command::EvalCurve(args) => crate::eval::run_curve(&args, out),
+        Command::EvalScaling(args) => crate::eval::scaling::run(&args, out),
         Command::TrainBase(args) => crate::train::run(&train_options(args)?, out),
         Command::PackBase { denoiser, taef2, output } => crate::pack::run(&denoiser, &taef2_dir(taef2), &output, out),
     }

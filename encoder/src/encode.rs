@@ -220,24 +220,12 @@ fn template_len_without_scaling(h: &Header) -> usize {
     Header { scaling: None, ..h.clone() }.header_len()
 }
 
-/// The scaling the options ask for, checked: M a power of two in 2..=65536, eta in
-/// (0, 10], scaled steps increasing and before the last (whose step to t = 0 has no noise).
+/// The scaling the options ask for, checked (`ScalingConfig::new`).
 fn scaling_config(o: &EncodeOptions, steps: u8) -> Result<Option<crate::scaling::ScalingConfig>, CliError> {
     let Some(m) = o.scaling else {
         return if o.scale_steps.is_some() { Err(CliError::Usage("--scale-steps needs --scaling M".into())) } else { Ok(None) };
     };
-    if !(2..=65536).contains(&m) || !m.is_power_of_two() {
-        return Err(CliError::Usage(format!("--scaling {m}: M must be a power of two in 2..=65536")));
-    }
-    if !(o.eta > 0.0 && o.eta <= 10.0) {
-        return Err(CliError::Usage(format!("--eta {}: must be in (0, 10]", o.eta)));
-    }
-    let last = steps.saturating_sub(1);
-    let chosen = o.scale_steps.clone().unwrap_or_else(|| (0..last).collect());
-    if chosen.is_empty() || chosen.windows(2).any(|w| w[0] >= w[1]) || chosen.iter().any(|&s| s >= last) {
-        return Err(CliError::Usage(format!("--scale-steps: increasing step numbers in 0..{last} (the last step, {last}, adds no noise)")));
-    }
-    Ok(Some(crate::scaling::ScalingConfig { m_log2: m.trailing_zeros() as u8, eta: o.eta, steps: chosen, choose: o.choose, seed: u64::from(o.seed) }))
+    crate::scaling::ScalingConfig::new(m, o.scale_steps.clone(), o.eta, o.choose, u64::from(o.seed), steps).map(Some)
 }
 
 /// The header every candidate clip of these frames shares (quantiser and prior still
@@ -284,7 +272,8 @@ pub fn fit_config(preset: Preset, stage1: Option<usize>, stage2: Option<usize>, 
     }
 }
 
-fn mse(a: &Tensor<5>, b: &Tensor<5>) -> f64 {
+/// Mean squared error of two latent tensors.
+pub fn mse(a: &Tensor<5>, b: &Tensor<5>) -> f64 {
     f64::from((a.clone() - b.clone()).powi_scalar(2).mean().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32")[0])
 }
 

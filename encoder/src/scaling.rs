@@ -15,6 +15,8 @@ use lora_video_shared::model::render::{self, Render, RenderError};
 use lora_video_shared::model::sampler;
 use lora_video_shared::noise::{self, Stream};
 
+use crate::error::CliError;
+
 /// How a scaled step picks its candidate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,6 +40,24 @@ pub struct ScalingConfig {
 }
 
 impl ScalingConfig {
+    /// Checked settings for a sampler of `steps` steps: M a power of two in 2..=65536, eta
+    /// in (0, 10], scaled steps increasing and before the last (whose step to t = 0 has no
+    /// noise); by default every step but the last.
+    pub fn new(m: u32, steps_scaled: Option<Vec<u8>>, eta: f32, choose: Choose, seed: u64, steps: u8) -> Result<Self, CliError> {
+        if !(2..=65536).contains(&m) || !m.is_power_of_two() {
+            return Err(CliError::Usage(format!("--scaling {m}: M must be a power of two in 2..=65536")));
+        }
+        if !(eta > 0.0 && eta <= 10.0) {
+            return Err(CliError::Usage(format!("--eta {eta}: must be in (0, 10]")));
+        }
+        let last = steps.saturating_sub(1);
+        let chosen = steps_scaled.unwrap_or_else(|| (0..last).collect());
+        if chosen.is_empty() || chosen.windows(2).any(|w| w[0] >= w[1]) || chosen.iter().any(|&s| s >= last) {
+            return Err(CliError::Usage(format!("--scale-steps: increasing step numbers in 0..{last} (the last step, {last}, adds no noise)")));
+        }
+        Ok(Self { m_log2: m.trailing_zeros() as u8, eta, steps: chosen, choose, seed })
+    }
+
     /// The section with placeholder choices: the same size as the final one, for the rate.
     pub fn placeholder(&self) -> Scaling {
         Scaling { m_log2: self.m_log2, eta: self.eta, steps: self.steps.iter().map(|&step| ScaledStep { step, choice: 0 }).collect() }
@@ -49,6 +69,23 @@ fn chunk(n: usize) -> usize {
     ((1usize << 24) / n.max(1)).max(1)
 }
 
+/// Fills `buf` with the noises of candidates `first..` (rows of `n`), on every core: each
+/// row is its own seekable PRNG stream, so the split does not change the values.
+fn candidates(seed: u64, step: usize, first: usize, n: usize, buf: &mut [f32]) {
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let rows_per = (buf.len() / n).div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for (part, rows) in buf.chunks_mut(rows_per * n).enumerate() {
+            scope.spawn(move || {
+                for (j, row) in rows.chunks_exact_mut(n).enumerate() {
+                    let index = (first + part * rows_per + j) as u32;
+                    noise::fill_gaussian(seed, Stream::Candidate { step: step as u16, index }, 0, row);
+                }
+            });
+        }
+    });
+}
+
 fn scores(seed: u64, step: usize, m: usize, n: usize, d: &Tensor<2>, c: f32, device: &Device) -> Vec<f32> {
     let mut out = Vec::with_capacity(m);
     let per = chunk(n);
@@ -56,9 +93,7 @@ fn scores(seed: u64, step: usize, m: usize, n: usize, d: &Tensor<2>, c: f32, dev
     while first < m {
         let count = per.min(m - first);
         let mut buf = vec![0f32; count * n];
-        for (j, row) in buf.chunks_exact_mut(n).enumerate() {
-            noise::fill_gaussian(seed, Stream::Candidate { step: step as u16, index: (first + j) as u32 }, 0, row);
-        }
+        candidates(seed, step, first, n, &mut buf);
         let eps = Tensor::<2>::from_data(TensorData::new(buf, [count, n]), device);
         let dots = eps.clone().matmul(d.clone()).reshape([count]);
         let norms = eps.powi_scalar(2).sum_dim(1).reshape([count]);

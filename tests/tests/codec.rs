@@ -261,6 +261,36 @@ fn eval_scores_every_codec_at_matched_bytes() {
     let csv = std::fs::read_to_string(curve.join("curve.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2 * 2, "{csv}");
     assert!(curve.join("curve-psnr.png").exists() && curve.join("curve-ssimulacra2.png").exists());
+
+    let sweep = scratch().join("eval-scaling");
+    let mut args = vec!["eval-scaling", clip.to_str().unwrap(), "-o", sweep.to_str().unwrap(), "--preset", "fast", "--bytes", "300,600", "--m", "4,16", "--counts", "1,2"];
+    args.extend(common);
+    let summary = cli(&args).unwrap_or_else(|e| panic!("eval-scaling failed: {e}"));
+    assert!(summary.contains("**Equal total bytes") && summary.contains("| 16 | 2 | 1 | greedy |"), "{summary}");
+    let csv = std::fs::read_to_string(sweep.join("scaling.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    // Per budget: the plain clip, then 2 M x 2 step counts, each added and equal.
+    assert_eq!(rows.len(), 2 * (1 + 2 * 2 * 2), "{csv}");
+    let num = |r: &Vec<&str>, i: usize| r[i].parse::<f64>().unwrap();
+    for r in &rows {
+        let plain = rows.iter().find(|p| p[2] == "none" && p[1] == r[1]).unwrap();
+        // choice bits = steps x log2 M; the file on disk is the counted size.
+        assert_eq!(num(r, 8), num(r, 4) * num(r, 3).max(1.0).log2(), "{r:?}");
+        let file = match r[2] {
+            "none" => format!("none-{}.lvc", r[1]),
+            mode => format!("{mode}-{}-m{}-last{}-eta{}-{}.lvc", r[1], r[3], r[4], r[5], r[6]),
+        };
+        assert_eq!(std::fs::metadata(sweep.join("vtest-700").join(file)).unwrap().len() as f64, num(r, 7), "{r:?}");
+        match r[2] {
+            // "added" keeps the plain clip's vector and adds the section; the rest stay in budget.
+            "added" => assert!(num(r, 7) > num(plain, 7) && num(r, 9) == num(plain, 9), "{r:?} vs {plain:?}"),
+            _ => assert!(num(r, 7) <= num(r, 1), "{r:?}"),
+        }
+        assert!((10..=15).all(|i| num(r, i).is_finite()), "{r:?}");
+    }
+    for m in ["psnr", "msssim", "ssimulacra2"] {
+        assert!(sweep.join(format!("vtest-700-added-{m}.png")).exists() && sweep.join(format!("vtest-700-equal-{m}.png")).exists());
+    }
 }
 
 /// PNG frames `dir/NAME_%02d.png` as planar floats.

@@ -5,6 +5,7 @@
 pub mod bdrate;
 pub mod codecs;
 pub mod plot;
+pub mod scaling;
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -171,7 +172,7 @@ fn specs(a: &ClipArgs) -> Result<Vec<ClipSpec>, CliError> {
 }
 
 /// What both commands load once.
-struct Setup {
+pub(crate) struct Setup {
     base: BaseModel,
     device: Device,
     taef2: lora_video_shared::model::taef2::Encoder,
@@ -194,8 +195,13 @@ fn frames(spec: &ClipSpec, a: &ClipArgs) -> Result<(Vec<RgbImage>, (u16, u16)), 
 fn decode(s: &Setup, header: &lora_video_shared::format::Header, theta: &[f32], strength: f32) -> Result<Vec<RgbImage>, CliError> {
     let render = Render { strength, ..Render::of(header) };
     let z = render::latents(&s.base, header, theta, &render, &s.device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(images(s, z))
+}
+
+/// The frames of latents, through TAEF2's decoder.
+fn images(s: &Setup, z: Tensor<5>) -> Vec<RgbImage> {
     let f = render::frames(&s.base, z, |_| {});
-    Ok((0..f.count).map(|i| crate::output::image(&f, i)).collect())
+    (0..f.count).map(|i| crate::output::image(&f, i)).collect()
 }
 
 fn log(quiet: bool, msg: String) {
@@ -242,24 +248,38 @@ fn csv_line(r: &Row) -> String {
 
 pub const LORA: &str = "lora-video";
 
-/// lora-video's points for one clip: latents and stage 1 once, stage 2 once (as `encode`
-/// does at the default lambda), then the quantiser step searched for each budget.
-fn lora_points(s: &Setup, spec: &ClipSpec, images: &[RgbImage], fps: (u16, u16), a: &EvalArgs, dir: &Path) -> Result<Vec<Row>, CliError> {
+/// A clip fitted once: its header template, latents and stage-2 theta (as `encode` does
+/// at the default lambda), ready for any number of budgets.
+pub(crate) struct Fit {
+    pub template: lora_video_shared::format::Header,
+    pub z0: Tensor<5>,
+    pub fitted: crate::fit::Fitted,
+    pub seconds: f64,
+}
+
+/// Latents, stage 1 and stage 2 once for a clip's frames.
+fn fit_clip(s: &Setup, images: &[RgbImage], fps: (u16, u16), seed: u32, preset: Preset) -> Result<Fit, CliError> {
     let started = Instant::now();
-    let quiet = a.clips.quiet;
     let steps = s.base.manifest.sampler.steps as u8;
-    let template = encode::template(&s.base, images, fps, a.clips.seed, None, 1, steps, None)?;
+    let template = encode::template(&s.base, images, fps, seed, None, 1, steps, None)?;
     let z0 = encode::latents(&s.base, &s.taef2, images, &s.device);
     let ad = s.device.clone().autodiff();
     let denoiser = burn::module::Module::fork(s.base.denoiser.clone(), &ad);
     let map = render::lora_map(&s.base, &template, &ad).map_err(|e| CliError::Usage(e.to_string()))?;
-    let cfg = encode::fit_config(a.preset, None, None, 0.03, encode::DEFAULT_LAMBDA, FitNoise::Decode, a.clips.seed);
-    let z0_ad = Tensor::<5>::from_data(z0.into_data(), &ad);
+    let cfg = encode::fit_config(preset, None, None, 0.03, encode::DEFAULT_LAMBDA, FitNoise::Decode, seed);
+    let z0_ad = Tensor::<5>::from_data(z0.clone().into_data(), &ad);
     let problem = Problem::new(&denoiser, &map, &z0_ad, render::latent_shape(&s.base, &template), &cfg);
     let (theta, loss1) = problem.continuous(|_| {}, &[], |_, _| {});
     let fitted = problem.fine_tune(theta, loss1, None, |_| {});
-    let fit_s = started.elapsed().as_secs_f64();
-    log(quiet, format!("{}: lora-video fit {:.0} s ({} + {} steps)", spec.name, fit_s, cfg.stage1, cfg.stage2));
+    Ok(Fit { template, z0, fitted, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// lora-video's points for one clip: one fit, then the quantiser step searched for each budget.
+fn lora_points(s: &Setup, spec: &ClipSpec, images: &[RgbImage], fps: (u16, u16), a: &EvalArgs, dir: &Path) -> Result<Vec<Row>, CliError> {
+    let quiet = a.clips.quiet;
+    let Fit { template, fitted, seconds: fit_s, .. } = fit_clip(s, images, fps, a.clips.seed, a.preset)?;
+    let (s1, s2, _) = a.preset.schedule();
+    log(quiet, format!("{}: lora-video fit {:.0} s ({s1} + {s2} steps)", spec.name, fit_s));
     let mut rows = Vec::new();
     for &target in &a.bytes {
         let t = Instant::now();
@@ -316,13 +336,13 @@ fn codec_points(spec: &ClipSpec, source: &Path, images: &[RgbImage], size: (u32,
 }
 
 /// A metric of the summary: its name, axis label and value of a row (higher is better).
-struct Metric {
+pub(crate) struct Metric {
     key: &'static str,
     label: &'static str,
     value: fn(&Scores) -> f64,
 }
 
-const METRICS: [Metric; 3] = [
+pub(crate) const METRICS: [Metric; 3] = [
     Metric { key: "psnr", label: "PSNR RGB (dB)", value: |s| s.psnr },
     Metric { key: "msssim", label: "MS-SSIM luma (dB)", value: |s| metrics::msssim_db(s.msssim) },
     Metric { key: "ssimulacra2", label: "SSIMULACRA2", value: |s| s.ssimulacra2 },
