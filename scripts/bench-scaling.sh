@@ -7,7 +7,8 @@
 #   eta:    1200 bytes, all 7 steps, M 1024, eta 0.5 and 2 (the sweep's is 1).
 # Writes docs/BENCHMARKS.md's "scaling" section, docs/images/scaling/*.png and
 # docs/bench/scaling-*.csv. About 30 minutes on 2 cores once built.
-#   bash scripts/bench-scaling.sh            (STAGES="sweep large gumbel eta" by default)
+#   bash scripts/bench-scaling.sh            (STAGES="sweep large gumbel eta" by default;
+#   STAGES=" " rewrites the section from the last run's summaries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LORA_VIDEO_DATA
@@ -50,11 +51,13 @@ part() { # name, title
     echo
     echo "\`bash scripts/bench-scaling.sh\`, $(date -u +%Y-%m-%d), $(nproc) cores, base model \`base.lvm\` ($(sha256sum base.lvm | cut -c1-12)...)."
     echo "Dev clips (bench/dev-clips.txt), 8 frames at 128x128, default preset, one fit per clip. Each budget's"
-    echo "plain clip (\`encode --bytes B\`) is the reference. \"Added\": the same vector plus the scaling"
+    echo "plain clip (\`encode --bytes B --scaling 0\`) is the reference. \"Added\": the same vector plus the scaling"
     echo "choices (quality against extra bits). \"Equal\": the choices inside the same budget, so the"
     echo "vector's quantiser is coarser (\`encode --bytes B --scaling M\`). Scaled steps n: the n steps"
     echo "before the last of 8. Plots (docs/images/scaling/): quality against choice bits at 1,200"
-    echo "bytes, and against total bytes for M at 7 scaled steps."
+    echo "bytes, and against total bytes for M at 7 scaled steps:"
+    for f in docs/images/scaling/*.png; do printf '[%s](%s) ' "$(basename "$f" .png)" "${f#docs/}"; done
+    echo
     echo
     part sweep "M x scaled steps x budget" "--bytes 600,1200,2400 --m 64,256,1024 --counts 2,4,7"
     part large "Large M" "--bytes 1200 --m 4096 --counts 7"

@@ -134,10 +134,10 @@ pub struct EncodeArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: crate::device::Backend,
-    /// Inference-time scaling: M candidate noises per scaled sampler step (a power of two); log2(M) bits each.
-    #[arg(long)]
-    pub scaling: Option<u32>,
-    /// Which sampler steps to scale, e.g. 0,1,2 (default: all but the last).
+    /// Inference-time scaling: M candidate noises per scaled sampler step (a power of two); log2(M) bits each; 0 turns it off.
+    #[arg(long, default_value_t = crate::scaling::DEFAULT_M)]
+    pub scaling: u32,
+    /// Which sampler steps to scale, e.g. 0,1,2 (default: the 2 before the last).
     #[arg(long, value_delimiter = ',')]
     pub scale_steps: Option<Vec<u8>>,
     /// Noise level of the scaled (stochastic) steps.
@@ -196,7 +196,7 @@ fn encode_options(a: EncodeArgs) -> crate::encode::EncodeOptions {
         title: a.title,
         write_source: a.write_source,
         device: a.device,
-        scaling: a.scaling,
+        scaling: (a.scaling > 0).then_some(a.scaling),
         scale_steps: a.scale_steps,
         eta: a.eta,
         choose: a.choose,

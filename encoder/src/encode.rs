@@ -73,7 +73,7 @@ pub struct EncodeOptions {
     pub write_source: Option<PathBuf>,
     pub device: crate::device::Backend,
     /// Inference-time scaling: M candidates (a power of two) at `scale_steps` (default:
-    /// every step but the last), noise level `eta`, chosen by `choose`.
+    /// the 2 steps before the last), noise level `eta`, chosen by `choose`; None: off.
     pub scaling: Option<u32>,
     pub scale_steps: Option<Vec<u8>>,
     pub eta: f32,
@@ -225,6 +225,9 @@ fn scaling_config(o: &EncodeOptions, steps: u8) -> Result<Option<crate::scaling:
     let Some(m) = o.scaling else {
         return if o.scale_steps.is_some() { Err(CliError::Usage("--scale-steps needs --scaling M".into())) } else { Ok(None) };
     };
+    if steps < 2 && o.scale_steps.is_none() {
+        return Ok(None); // a one-step sampler has no noisy step to scale
+    }
     crate::scaling::ScalingConfig::new(m, o.scale_steps.clone(), o.eta, o.choose, u64::from(o.seed), steps).map(Some)
 }
 
@@ -353,10 +356,9 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     if let Some(cfg) = &scaling {
         let t = Instant::now();
         let bar = progress(u64::from(steps), "scale", o.quiet || o.json);
-        let (section, x) = crate::scaling::choose(&base, &clip.header, &theta, &z0, cfg, &device, |_| bar.inc(1)).map_err(|e| CliError::Usage(e.to_string()))?;
-        bar.finish_and_clear();
         let before = clip.header.header_len();
-        clip.header.scaling = Some(section);
+        let x = crate::scaling::apply(&base, &mut clip, &theta, &z0, cfg, &device, |_| bar.inc(1)).map_err(|e| CliError::Usage(e.to_string()))?;
+        bar.finish_and_clear();
         reconstruction = Some(x);
         debug_assert_eq!(before, clip.header.header_len());
         let unscaled = Header { scaling: None, ..clip.header.clone() };

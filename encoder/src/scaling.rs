@@ -9,7 +9,7 @@
 //! The scores of a chunk of candidates are one matrix product on the backend.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use lora_video_shared::format::{Header, ScaledStep, Scaling};
+use lora_video_shared::format::{Bitstream, Header, ScaledStep, Scaling};
 use lora_video_shared::model::base::BaseModel;
 use lora_video_shared::model::render::{self, Render, RenderError};
 use lora_video_shared::model::sampler;
@@ -27,6 +27,11 @@ pub enum Choose {
     Gumbel,
 }
 
+/// The default M and number of scaled steps (the ones just before the last), chosen from
+/// `bash scripts/bench-scaling.sh` (docs/BENCHMARKS.md, "Inference-time scaling").
+pub const DEFAULT_M: u32 = 64;
+pub const DEFAULT_SCALED: u8 = 2;
+
 /// What to scale and how.
 #[derive(Clone, Debug)]
 pub struct ScalingConfig {
@@ -42,7 +47,7 @@ pub struct ScalingConfig {
 impl ScalingConfig {
     /// Checked settings for a sampler of `steps` steps: M a power of two in 2..=65536, eta
     /// in (0, 10], scaled steps increasing and before the last (whose step to t = 0 has no
-    /// noise); by default every step but the last.
+    /// noise); by default the `DEFAULT_SCALED` steps before the last.
     pub fn new(m: u32, steps_scaled: Option<Vec<u8>>, eta: f32, choose: Choose, seed: u64, steps: u8) -> Result<Self, CliError> {
         if !(2..=65536).contains(&m) || !m.is_power_of_two() {
             return Err(CliError::Usage(format!("--scaling {m}: M must be a power of two in 2..=65536")));
@@ -51,7 +56,7 @@ impl ScalingConfig {
             return Err(CliError::Usage(format!("--eta {eta}: must be in (0, 10]")));
         }
         let last = steps.saturating_sub(1);
-        let chosen = steps_scaled.unwrap_or_else(|| (0..last).collect());
+        let chosen = steps_scaled.unwrap_or_else(|| (last.saturating_sub(DEFAULT_SCALED)..last).collect());
         if chosen.is_empty() || chosen.windows(2).any(|w| w[0] >= w[1]) || chosen.iter().any(|&s| s >= last) {
             return Err(CliError::Usage(format!("--scale-steps: increasing step numbers in 0..{last} (the last step, {last}, adds no noise)")));
         }
@@ -149,4 +154,13 @@ pub fn choose(base: &BaseModel, header: &Header, theta: &[f32], z0: &Tensor<5>, 
         on_step,
     );
     Ok((Scaling { m_log2: cfg.m_log2, eta: cfg.eta, steps }, x))
+}
+
+/// Chooses the candidates for `clip` (whose header holds the placeholder section, or
+/// none) and stores them in its header; returns the final latents, which every decoder
+/// reproduces. The section keeps its size, so the clip's length does not change.
+pub fn apply(base: &BaseModel, clip: &mut Bitstream, theta: &[f32], z0: &Tensor<5>, cfg: &ScalingConfig, device: &Device, on_step: impl FnMut(usize)) -> Result<Tensor<5>, RenderError> {
+    let (section, x) = choose(base, &clip.header, theta, z0, cfg, device, on_step)?;
+    clip.header.scaling = Some(section);
+    Ok(x)
 }

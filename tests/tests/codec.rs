@@ -407,7 +407,7 @@ fn scaling_is_counted_replayed_and_used() {
 
     // Bad scaling options are usage errors.
     let (t, bad_out) = (taef2(), dir.join("bad.lvc"));
-    for bad in [&["--scaling", "48"][..], &["--scaling", "16", "--scale-steps", "7"], &["--scale-steps", "0"], &["--scaling", "16", "--eta", "0"]] {
+    for bad in [&["--scaling", "48"][..], &["--scaling", "16", "--scale-steps", "7"], &["--scaling", "0", "--scale-steps", "0"], &["--scaling", "16", "--eta", "0"]] {
         let mut args = vec!["encode", "-q", "-i", src.to_str().unwrap(), "-o", bad_out.to_str().unwrap(), "-m", tiny().to_str().unwrap(), "--taef2", &t, "--size", "64x64", "--stage1", "1", "--stage2", "0"];
         args.extend(bad);
         let e = cli(&args).unwrap_err();

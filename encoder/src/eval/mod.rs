@@ -77,6 +77,9 @@ pub struct EvalArgs {
     /// Reference codecs.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "x264,x265,svtav1")]
     pub codecs: Vec<Codec>,
+    /// lora-video's inference-time scaling, as `encode --scaling` (0: off).
+    #[arg(long, default_value_t = crate::scaling::DEFAULT_M)]
+    pub scaling: u32,
 }
 
 #[derive(clap::Args, Debug)]
@@ -195,11 +198,11 @@ fn frames(spec: &ClipSpec, a: &ClipArgs) -> Result<(Vec<RgbImage>, (u16, u16)), 
 fn decode(s: &Setup, header: &lora_video_shared::format::Header, theta: &[f32], strength: f32) -> Result<Vec<RgbImage>, CliError> {
     let render = Render { strength, ..Render::of(header) };
     let z = render::latents(&s.base, header, theta, &render, &s.device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
-    Ok(images(s, z))
+    Ok(decoded(s, z))
 }
 
 /// The frames of latents, through TAEF2's decoder.
-fn images(s: &Setup, z: Tensor<5>) -> Vec<RgbImage> {
+fn decoded(s: &Setup, z: Tensor<5>) -> Vec<RgbImage> {
     let f = render::frames(&s.base, z, |_| {});
     (0..f.count).map(|i| crate::output::image(&f, i)).collect()
 }
@@ -277,17 +280,26 @@ fn fit_clip(s: &Setup, images: &[RgbImage], fps: (u16, u16), seed: u32, preset: 
 /// lora-video's points for one clip: one fit, then the quantiser step searched for each budget.
 fn lora_points(s: &Setup, spec: &ClipSpec, images: &[RgbImage], fps: (u16, u16), a: &EvalArgs, dir: &Path) -> Result<Vec<Row>, CliError> {
     let quiet = a.clips.quiet;
-    let Fit { template, fitted, seconds: fit_s, .. } = fit_clip(s, images, fps, a.clips.seed, a.preset)?;
+    let Fit { template, z0, fitted, seconds: fit_s } = fit_clip(s, images, fps, a.clips.seed, a.preset)?;
+    let steps = template.sampler.steps;
+    let scaling = match a.scaling {
+        0 => None,
+        m => Some(crate::scaling::ScalingConfig::new(m, None, 1.0, crate::scaling::Choose::Greedy, u64::from(a.clips.seed), steps)?),
+    };
+    let scaled = lora_video_shared::format::Header { scaling: scaling.as_ref().map(|c| c.placeholder()), ..template.clone() };
     let (s1, s2, _) = a.preset.schedule();
     log(quiet, format!("{}: lora-video fit {:.0} s ({s1} + {s2} steps)", spec.name, fit_s));
     let mut rows = Vec::new();
     for &target in &a.bytes {
         let t = Instant::now();
-        let clip = encode::fit_budget(&template, &fitted.theta, fitted.step, target)?;
+        let mut clip = encode::fit_budget(&scaled, &fitted.theta, fitted.step, target)?;
+        let theta = clip.theta().map_err(|e| CliError::Usage(e.to_string()))?;
+        let decoded = match &scaling {
+            Some(cfg) => decoded(s, crate::scaling::apply(&s.base, &mut clip, &theta, &z0, cfg, &s.device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?),
+            None => decode(s, &clip.header, &theta, 1.0)?,
+        };
         let bytes = clip.to_bytes().map_err(|e| CliError::Usage(e.to_string()))?;
         crate::io::write_atomic(&dir.join(format!("lora-video-{target}.lvc")), &bytes)?;
-        let theta = clip.theta().map_err(|e| CliError::Usage(e.to_string()))?;
-        let decoded = decode(s, &clip.header, &theta, 1.0)?;
         let scores = metrics::score(images, &decoded);
         rows.push(Row {
             clip: spec.name.clone(),
@@ -295,7 +307,7 @@ fn lora_points(s: &Setup, spec: &ClipSpec, images: &[RgbImage], fps: (u16, u16),
             target_bytes: target,
             bytes: bytes.len(),
             fits: bytes.len() <= target,
-            setting: format!("step {:.4}", clip.header.quant_step),
+            setting: format!("step {:.4}{}", clip.header.quant_step, clip.header.scaling.as_ref().map_or(String::new(), |c| format!(" scaling M={} x{}", 1u32 << c.m_log2, c.steps.len()))),
             scores,
             seconds: fit_s + t.elapsed().as_secs_f64(),
         });

@@ -110,7 +110,7 @@ fn settings(a: &ScalingArgs, steps: u8, seed: u32) -> Result<Vec<Setting>, CliEr
 }
 
 fn score_latents(s: &Setup, images: &[RgbImage], z: burn::tensor::Tensor<5>) -> Scores {
-    metrics::score(images, &super::images(s, z))
+    metrics::score(images, &super::decoded(s, z))
 }
 
 fn theta(clip: &Bitstream) -> Result<Vec<f32>, CliError> {
@@ -168,10 +168,9 @@ fn clip_rows(s: &Setup, name: &str, images: &[RgbImage], fps: (u16, u16), a: &Sc
             for (mode, mut clip) in [("added", plain.clone()), ("equal", equal)] {
                 let th = theta(&clip)?;
                 let t = Instant::now();
-                let (section, z) = scaling::choose(&s.base, &clip.header, &th, &fit.z0, &setting.cfg, &s.device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
+                let z = scaling::apply(&s.base, &mut clip, &th, &fit.z0, &setting.cfg, &s.device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
                 let choose_seconds = t.elapsed().as_secs_f64();
-                let choice_bits = section.choice_bits();
-                clip.header.scaling = Some(section);
+                let choice_bits = clip.header.scaling.as_ref().map_or(0, |s| s.choice_bits());
                 let row = ScalingRow {
                     clip: name.into(),
                     budget,
