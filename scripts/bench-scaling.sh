@@ -6,7 +6,7 @@
 #   gumbel: 1200 bytes, all 7 steps, M 64/1024 chosen by Gumbel-max (the sweep's are greedy);
 #   eta:    1200 bytes, all 7 steps, M 1024, eta 0.5 and 2 (the sweep's is 1).
 # Writes docs/BENCHMARKS.md's "scaling" section, docs/images/scaling/*.png and
-# docs/bench/scaling-*.csv. About 30 minutes on 2 cores once built.
+# docs/bench/scaling-*.csv. About 35 minutes on 2 cores once built.
 #   bash scripts/bench-scaling.sh            (STAGES="sweep large gumbel eta" by default;
 #   STAGES=" " rewrites the section from the last run's summaries)
 set -euo pipefail
