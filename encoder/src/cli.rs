@@ -196,7 +196,7 @@ fn encode_options(a: EncodeArgs) -> crate::encode::EncodeOptions {
         title: a.title,
         write_source: a.write_source,
         device: a.device,
-        scaling: (a.scaling > 0).then_some(a.scaling),
+        scaling: a.scaling,
         scale_steps: a.scale_steps,
         eta: a.eta,
         choose: a.choose,

@@ -73,8 +73,8 @@ pub struct EncodeOptions {
     pub write_source: Option<PathBuf>,
     pub device: crate::device::Backend,
     /// Inference-time scaling: M candidates (a power of two) at `scale_steps` (default:
-    /// the 2 steps before the last), noise level `eta`, chosen by `choose`; None: off.
-    pub scaling: Option<u32>,
+    /// the 2 steps before the last), noise level `eta`, chosen by `choose`; 0: off.
+    pub scaling: u32,
     pub scale_steps: Option<Vec<u8>>,
     pub eta: f32,
     pub choose: crate::scaling::Choose,
@@ -92,8 +92,10 @@ pub struct ScalingSummary {
     /// Bits of the choices and bytes of the whole scaling section.
     pub choice_bits: usize,
     pub section_bytes: usize,
-    /// Latent MSE of the same clip decoded without its scaling section.
-    pub unscaled_latent_mse: f64,
+    /// Latent MSE of the same clip decoded without its scaling section (`--json` only:
+    /// it costs a second sampler pass).
+    pub unscaled_latent_mse: Option<f64>,
+    /// Encode time of choosing the candidates.
     pub seconds: f64,
 }
 
@@ -220,15 +222,9 @@ fn template_len_without_scaling(h: &Header) -> usize {
     Header { scaling: None, ..h.clone() }.header_len()
 }
 
-/// The scaling the options ask for, checked (`ScalingConfig::new`).
+/// The scaling the options ask for, checked.
 fn scaling_config(o: &EncodeOptions, steps: u8) -> Result<Option<crate::scaling::ScalingConfig>, CliError> {
-    let Some(m) = o.scaling else {
-        return if o.scale_steps.is_some() { Err(CliError::Usage("--scale-steps needs --scaling M".into())) } else { Ok(None) };
-    };
-    if steps < 2 && o.scale_steps.is_none() {
-        return Ok(None); // a one-step sampler has no noisy step to scale
-    }
-    crate::scaling::ScalingConfig::new(m, o.scale_steps.clone(), o.eta, o.choose, u64::from(o.seed), steps).map(Some)
+    crate::scaling::ScalingConfig::of_encode(o.scaling, o.scale_steps.clone(), o.eta, o.choose, u64::from(o.seed), steps)
 }
 
 /// The header every candidate clip of these frames shares (quantiser and prior still
@@ -361,8 +357,13 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         bar.finish_and_clear();
         reconstruction = Some(x);
         debug_assert_eq!(before, clip.header.header_len());
-        let unscaled = Header { scaling: None, ..clip.header.clone() };
-        let z = render::latents(&base, &unscaled, &theta, &Render::of(&unscaled), &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
+        let seconds = since(t);
+        let unscaled_latent_mse = if o.json {
+            let unscaled = Header { scaling: None, ..clip.header.clone() };
+            Some(mse(&render::latents(&base, &unscaled, &theta, &Render::of(&unscaled), &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?, &z0))
+        } else {
+            None
+        };
         scaling_summary = Some(ScalingSummary {
             m: 1 << cfg.m_log2,
             steps: cfg.steps.clone(),
@@ -370,8 +371,8 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
             choose: cfg.choose,
             choice_bits: clip.header.scaling.as_ref().map_or(0, |s| s.choice_bits()),
             section_bytes: before - template_len_without_scaling(&clip.header),
-            unscaled_latent_mse: mse(&z, &z0),
-            seconds: since(t),
+            unscaled_latent_mse,
+            seconds,
         });
     }
     let bytes = clip.to_bytes().map_err(|e| CliError::Usage(e.to_string()))?;

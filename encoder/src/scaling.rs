@@ -45,6 +45,17 @@ pub struct ScalingConfig {
 }
 
 impl ScalingConfig {
+    /// The scaling of an encode: none when `m` is 0, or when the sampler has no noisy
+    /// step and no steps were asked for; otherwise `new`.
+    pub fn of_encode(m: u32, steps_scaled: Option<Vec<u8>>, eta: f32, choose: Choose, seed: u64, steps: u8) -> Result<Option<Self>, CliError> {
+        match m {
+            0 if steps_scaled.is_some() => Err(CliError::Usage("--scale-steps needs --scaling M".into())),
+            0 => Ok(None),
+            _ if steps < 2 && steps_scaled.is_none() => Ok(None), // a one-step sampler has no noisy step to scale
+            m => Self::new(m, steps_scaled, eta, choose, seed, steps).map(Some),
+        }
+    }
+
     /// Checked settings for a sampler of `steps` steps: M a power of two in 2..=65536, eta
     /// in (0, 10], scaled steps increasing and before the last (whose step to t = 0 has no
     /// noise); by default the `DEFAULT_SCALED` steps before the last.

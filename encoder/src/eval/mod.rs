@@ -282,10 +282,7 @@ fn lora_points(s: &Setup, spec: &ClipSpec, images: &[RgbImage], fps: (u16, u16),
     let quiet = a.clips.quiet;
     let Fit { template, z0, fitted, seconds: fit_s } = fit_clip(s, images, fps, a.clips.seed, a.preset)?;
     let steps = template.sampler.steps;
-    let scaling = match a.scaling {
-        0 => None,
-        m => Some(crate::scaling::ScalingConfig::new(m, None, 1.0, crate::scaling::Choose::Greedy, u64::from(a.clips.seed), steps)?),
-    };
+    let scaling = crate::scaling::ScalingConfig::of_encode(a.scaling, None, 1.0, crate::scaling::Choose::Greedy, u64::from(a.clips.seed), steps)?;
     let scaled = lora_video_shared::format::Header { scaling: scaling.as_ref().map(|c| c.placeholder()), ..template.clone() };
     let (s1, s2, _) = a.preset.schedule();
     log(quiet, format!("{}: lora-video fit {:.0} s ({s1} + {s2} steps)", spec.name, fit_s));
