@@ -28,6 +28,8 @@ strength 0 (base model)|--strength 0
 strength 0.5|--strength 0.5
 strength 2|--strength 2
 merge vtest.lvc mix 1|--merge web/demo/samples/vtest.lvc --mix 1
+sketch off|--sketch off
+sketch from vtest.lvc|--sketch-from web/demo/samples/vtest.lvc
 ROWS
 ffmpeg -v error -y "${rows[@]}" -filter_complex "vstack=$i" docs/images/memory.png
 echo docs/images/memory.png

@@ -9,7 +9,9 @@
 // Re-render controls (each change re-renders; see `lora-video render`): seed (the
 // sampler's noise; default the clip's), strength (adapter strength: 0 is the base model's
 // own sample, 1 the clip), steps (sampler steps), mix-src (a second clip for the same
-// base model whose LoRA update is added) and mix (its weight, default 1).
+// base model whose LoRA update is added), mix (its weight, default 1), sketch ("off":
+// render the adapter without the clip's sketch) and sketch-src (a clip whose sketch, its
+// layout, colours and motion, replaces this clip's).
 // Methods: play(), pause(), load(), retry(). Properties: paused, ended, currentTime,
 // duration, readyState, backend ("webgpu" | "cpu" once known), modelCached.
 // Events: loadstart, progress (detail {done, total}), canplay, play, pause, ended,
@@ -37,14 +39,14 @@ function sharedWorker() {
 
 // Sends one clip (and its render controls, with a second clip to mix in) to the worker;
 // `on(msg)` receives every message about it.
-function decodeInWorker(clip, base, gpu, render, mixClip, on) {
+function decodeInWorker(clip, base, gpu, render, mixClip, sketchClip, on) {
   const id = nextId++;
   pending.set(id, (msg) => {
     if (msg.type === "frames" || msg.type === "error") pending.delete(id);
     on(msg);
   });
-  const transfer = mixClip ? [clip, mixClip] : [clip];
-  sharedWorker().postMessage({ id, type: "decode", base, gpu, clip, render, mixClip }, transfer);
+  const transfer = [clip, mixClip, sketchClip].filter(Boolean);
+  sharedWorker().postMessage({ id, type: "decode", base, gpu, clip, render, mixClip, sketchClip }, transfer);
 }
 
 const CONTROLS = ["seed", "strength", "steps", "mix"];
@@ -72,7 +74,7 @@ progress { flex: 1; height: 4px; }
 
 export class LoraVideoElement extends HTMLElement {
   static get observedAttributes() {
-    return ["src", "base", "poster", "width", "height", "controls", "backend", "seed", "strength", "steps", "mix-src", "mix"];
+    return ["src", "base", "poster", "width", "height", "controls", "backend", "seed", "strength", "steps", "mix-src", "mix", "sketch", "sketch-src"];
   }
 
   static capabilities = capabilities;
@@ -128,7 +130,7 @@ export class LoraVideoElement extends HTMLElement {
     if (old === value || !this.isConnected) return;
     if (name === "width" || name === "height") this._applySize();
     else if (name === "poster") this._showPoster();
-    else if (["src", "base", "backend", "mix-src", ...CONTROLS].includes(name)) this.load();
+    else if (["src", "base", "backend", "mix-src", "sketch", "sketch-src", ...CONTROLS].includes(name)) this.load();
   }
 
   get src() { return this.getAttribute("src") || ""; }
@@ -182,6 +184,11 @@ export class LoraVideoElement extends HTMLElement {
       if (!Number.isFinite(x)) throw new Error(`${name}="${v}" is not a number`);
       render[name] = x;
     }
+    const sketch = this.getAttribute("sketch");
+    if (sketch !== null && sketch !== "") {
+      if (sketch !== "off") throw new Error(`sketch="${sketch}": the only value is "off"`);
+      render.sketch = "off";
+    }
     return render;
   }
 
@@ -212,9 +219,10 @@ export class LoraVideoElement extends HTMLElement {
     } catch (e) {
       return this._fail("unsupported", e.message);
     }
-    let clip, mixClip = null;
+    let clip, mixClip = null, sketchClip = null;
     const mixSrc = this.getAttribute("mix-src");
-    for (const [url, set] of [[this.src, (b) => (clip = b)], [mixSrc, (b) => (mixClip = b)]]) {
+    const sketchSrc = this.getAttribute("sketch-src");
+    for (const [url, set] of [[this.src, (b) => (clip = b)], [mixSrc, (b) => (mixClip = b)], [sketchSrc, (b) => (sketchClip = b)]]) {
       if (!url) continue;
       try {
         set(await this._fetchClip(url));
@@ -226,7 +234,7 @@ export class LoraVideoElement extends HTMLElement {
     if (generation !== this._generation) return;
     const base = new URL(this.getAttribute("base") || DEFAULT_BASE, document.baseURI).href;
     const gpu = this.getAttribute("backend") !== "cpu" && caps.webgpu;
-    decodeInWorker(clip, base, gpu, render, mixClip, (msg) => {
+    decodeInWorker(clip, base, gpu, render, mixClip, sketchClip, (msg) => {
       if (generation !== this._generation) return;
       if (msg.type === "model") {
         this.backend = msg.backend;

@@ -2,7 +2,8 @@
 // SHA-256), loads it into the wasm decoder once, and decodes clips off the main thread.
 //
 // Messages in:  {id, type: "decode", base, gpu, clip: ArrayBuffer,
-//                render: {seed, strength, steps, mix} (optional), mixClip: ArrayBuffer (optional)}
+//                render: {seed, strength, steps, mix, sketch} (optional), mixClip: ArrayBuffer (optional),
+//                sketchClip: ArrayBuffer (optional: a clip whose sketch replaces the clip's)}
 // Messages out: {id, type: "model", backend, cached}      the model is ready
 //               {id, type: "progress", done, total}
 //               {id, type: "frames", width, height, frames, fpsNum, fpsDen, rgba}
@@ -81,7 +82,11 @@ self.onmessage = async ({ data: m }) => {
     }
     const { decoder, cached } = await decoderFor(m.base, info.model_sha256, m.gpu);
     post({ type: "model", backend: decoder.backend === Backend.Gpu ? "webgpu" : "cpu", cached });
-    const options = { ...(m.render || {}), mixClip: m.mixClip ? new Uint8Array(m.mixClip) : undefined };
+    const options = {
+      ...(m.render || {}),
+      mixClip: m.mixClip ? new Uint8Array(m.mixClip) : undefined,
+      sketchClip: m.sketchClip ? new Uint8Array(m.sketchClip) : undefined,
+    };
     const clip = await decoder
       .render(bytes, options, (done, total) => post({ type: "progress", done, total }))
       .catch((e) => {

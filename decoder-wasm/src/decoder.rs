@@ -102,8 +102,9 @@ impl Decoder {
 }
 
 /// Render controls from a JS object `{seed, strength, steps, mix}` (numbers; any may be
-/// missing or undefined) and its `mixClip` (a Uint8Array). A wrong type is an
-/// `Unsupported` error naming the field.
+/// missing or undefined), `sketch: "off"`, its `mixClip` and `sketchClip` (Uint8Arrays;
+/// the clip whose sketch replaces the clip's). A wrong type is an `Unsupported` error
+/// naming the field.
 fn controls_of(options: &JsValue) -> Result<(Controls, Option<Vec<u8>>), DecodeError> {
     if options.is_undefined() || options.is_null() {
         return Ok((Controls::default(), None));
@@ -130,11 +131,25 @@ fn controls_of(options: &JsValue) -> Result<(Controls, Option<Vec<u8>>), DecodeE
         frames: None,
         size: None,
         mix: number("mix")?.map(|x| x as f32),
+        sketch: match get("sketch").map(|v| v.as_string()) {
+            None => None,
+            Some(Some(s)) if s == "off" => Some(None),
+            Some(_) => return Err(bad("sketch", "the only value is \"off\"")),
+        },
     };
-    let mix_clip = match get("mixClip") {
-        None => None,
-        Some(v) => Some(v.dyn_into::<js_sys::Uint8Array>().map_err(|_| bad("mixClip", "not a Uint8Array"))?.to_vec()),
+    let bytes = |field: &str| -> Result<Option<Vec<u8>>, DecodeError> {
+        match get(field) {
+            None => Ok(None),
+            Some(v) => Ok(Some(v.dyn_into::<js_sys::Uint8Array>().map_err(|_| bad(field, "not a Uint8Array"))?.to_vec())),
+        }
     };
+    let (mix_clip, sketch_clip) = (bytes("mixClip")?, bytes("sketchClip")?);
+    let mut controls = controls;
+    if let Some(b) = sketch_clip {
+        let other = Bitstream::read(&b)?;
+        let s = render::SketchOf::of(&other.header).ok_or_else(|| bad("sketchClip", "that clip has no sketch"))?;
+        controls.sketch = Some(Some(s));
+    }
     Ok((controls, mix_clip))
 }
 

@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (steps, shift) = (usize::from(base.manifest.sampler.steps), base.manifest.sampler.shift);
     let mut grid = image::RgbImage::new((frames * side) as u32, (seeds as usize * side) as u32);
     for seed in 0..seeds {
-        let z = sample(&base.denoiser, None, [1, frames, 32, lat, lat], steps, shift, seed, &device, |_| {});
+        let z = sample(&base.denoiser, None, None, [1, frames, 32, lat, lat], steps, shift, seed, &device, |_| {});
         let px: Vec<f32> = base.decode(z).into_data().try_to_vec().map_err(|e| format!("{e:?}"))?;
         for f in 0..frames {
             for y in 0..side {

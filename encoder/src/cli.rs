@@ -146,6 +146,12 @@ pub struct EncodeArgs {
     /// How a scaled step picks its candidate.
     #[arg(long, value_enum, default_value = "greedy")]
     pub choose: crate::scaling::Choose,
+    /// The sketch (a coded thumbnail the model conditions on): `auto`, `off`, or a level 1..=6 (coarse to fine).
+    #[arg(long, default_value = "auto")]
+    pub sketch: crate::sketch::SketchChoice,
+    /// Where the decode starts: the sketch's latents noised to t0 = N/255 (1..=255; lower keeps closer to the sketch).
+    #[arg(long, default_value_t = crate::sketch::START)]
+    pub sketch_start: u8,
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
@@ -200,6 +206,8 @@ fn encode_options(a: EncodeArgs) -> crate::encode::EncodeOptions {
         scale_steps: a.scale_steps,
         eta: a.eta,
         choose: a.choose,
+        sketch: a.sketch,
+        sketch_start: a.sketch_start,
         json: a.json,
         quiet: a.quiet,
     }
@@ -229,7 +237,7 @@ pub struct DecodeArgs {
 }
 
 fn decode_options(a: DecodeArgs, controls: lora_video_shared::model::render::Controls, merge: Option<PathBuf>) -> crate::decode::DecodeOptions {
-    crate::decode::DecodeOptions { input: a.input, output: a.output, model: crate::model::model_path(a.model), device: a.device, json: a.json, quiet: a.quiet, controls, merge }
+    crate::decode::DecodeOptions { input: a.input, output: a.output, model: crate::model::model_path(a.model), device: a.device, json: a.json, quiet: a.quiet, controls, merge, sketch_from: None }
 }
 
 #[derive(clap::Args, Debug)]
@@ -257,6 +265,12 @@ pub struct RenderArgs {
     /// Size WxH to render (default: the clip's).
     #[arg(long, value_parser = parse_size)]
     pub size: Option<(u32, u32)>,
+    /// `off`: render the adapter without the clip's sketch.
+    #[arg(long, value_parser = ["off"])]
+    pub sketch: Option<String>,
+    /// Render under another clip's sketch (its layout, colours and motion).
+    #[arg(long, conflicts_with = "sketch")]
+    pub sketch_from: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -300,6 +314,10 @@ pub struct TrainArgs {
     /// Compute backend of the training loop (the latent cache is made on the CPU).
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: crate::device::Backend,
+    /// Start from this denoiser file (e.g. models/default/denoiser.safetensors) instead of
+    /// a fresh model; a sketch model's new input rows start at zero.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -307,8 +325,13 @@ pub struct TrainArgs {
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum ModelSize {
+    /// The default size, conditioned on the sketch.
     Base,
+    /// The default size without a sketch input (models before bitstream v2).
+    BasePlain,
     Tiny,
+    /// The tiny test model with a sketch input.
+    TinySketch,
 }
 
 use crate::model::taef2_dir;
@@ -325,8 +348,10 @@ fn train_options(a: TrainArgs) -> Result<crate::train::TrainOptions, CliError> {
         data,
         out: a.out,
         config: match a.config {
-            ModelSize::Base => DenoiserConfig::base(),
+            ModelSize::Base => DenoiserConfig::base_sketch(),
+            ModelSize::BasePlain => DenoiserConfig::base(),
             ModelSize::Tiny => DenoiserConfig::tiny(),
+            ModelSize::TinySketch => DenoiserConfig { cond_channels: lora_video_shared::model::denoiser::SKETCH_CHANNELS, ..DenoiserConfig::tiny() },
         },
         steps: a.steps,
         batch: a.batch,
@@ -338,6 +363,7 @@ fn train_options(a: TrainArgs) -> Result<crate::train::TrainOptions, CliError> {
         seed: a.seed,
         taef2: taef2_dir(a.taef2),
         device: a.device,
+        init: a.init,
         quiet: a.quiet,
     })
 }
@@ -369,8 +395,10 @@ where
                 frames: a.frames,
                 size: a.size.map(|(w, h)| (w as usize, h as usize)),
                 mix: a.mix,
+                sketch: a.sketch.is_some().then_some(None),
             };
-            crate::decode::run(&decode_options(a.io, controls, a.merge), out)
+            let o = crate::decode::DecodeOptions { sketch_from: a.sketch_from, ..decode_options(a.io, controls, a.merge) };
+            crate::decode::run(&o, out)
         }
         Command::Compare { reference, test, json } => crate::metrics::run(&reference, &test, json, out),
         Command::Info { file, json } => crate::info::run(&file, json, out),

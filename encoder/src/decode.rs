@@ -1,7 +1,7 @@
 //! `lora-video decode`: the reference decoder. `.lvc` -> theta -> LoRA -> sampler ->
 //! latents -> TAEF2 -> frames -> y4m, PNG or (through ffmpeg) mp4.
 //! `lora-video render`: the same with `Controls` that change only the decode (seed,
-//! strength, a merged second clip, steps, frames, size).
+//! strength, a merged second clip, steps, frames, size, the sketch).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,8 @@ pub struct DecodeOptions {
     pub controls: Controls,
     /// A second clip whose LoRA update is added, weighted by `controls.mix` (default 1).
     pub merge: Option<PathBuf>,
+    /// A clip whose sketch replaces this clip's (`render --sketch-from`).
+    pub sketch_from: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,6 +53,8 @@ struct RenderSummary {
     steps: usize,
     merge: Option<PathBuf>,
     mix: Option<f32>,
+    /// "own", "off", or the clip whose sketch was used.
+    sketch: String,
 }
 
 /// Reads and parses a `.lvc`.
@@ -99,6 +103,18 @@ pub fn run(o: &DecodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         _ => None,
     };
     let merge = other.as_ref().zip(other_theta.as_deref()).map(|(b, theta)| c.merge(&b.header, theta));
+    let mut c = c.clone();
+    if let Some(path) = &o.sketch_from {
+        let b = read_clip(path)?;
+        let s = render::SketchOf::of(&b.header).ok_or_else(|| CliError::bad_input(path, "this clip has no sketch"))?;
+        c.sketch = Some(Some(s));
+    }
+    let sketch = match (&c.sketch, &o.sketch_from) {
+        (Some(None), _) => "off".to_string(),
+        (Some(Some(_)), Some(p)) => p.display().to_string(),
+        _ if clip.header.sketch.is_none() => "none".to_string(),
+        _ => "own".to_string(),
+    };
     let render = c.render(&clip.header);
     let frames = decode_frames(&base, &clip, &render, merge, &device, o.quiet || o.json).map_err(|e| match e {
         RenderError::Unsupported { .. } => CliError::Usage(e.to_string()),
@@ -108,7 +124,7 @@ pub fn run(o: &DecodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let written = output::write(&o.output, &frames, fps)?;
     let s = Summary {
         input: o.input.clone(),
-        render: RenderSummary { seed: render.seed, strength: render.strength, steps: render.steps, merge: o.merge.clone(), mix: merge.map(|m| m.mix) },
+        render: RenderSummary { seed: render.seed, strength: render.strength, steps: render.steps, merge: o.merge.clone(), mix: merge.map(|m| m.mix), sketch },
         output: written,
         width: frames.width,
         height: frames.height,

@@ -78,6 +78,10 @@ pub struct EncodeOptions {
     pub scale_steps: Option<Vec<u8>>,
     pub eta: f32,
     pub choose: crate::scaling::Choose,
+    /// The sketch (visual caption): a level, off, or auto.
+    pub sketch: crate::sketch::SketchChoice,
+    /// The decode starts from the sketch noised to t0 = sketch_start/255.
+    pub sketch_start: u8,
     pub json: bool,
     pub quiet: bool,
 }
@@ -106,6 +110,10 @@ pub struct Summary {
     pub bytes: usize,
     pub payload_bytes: usize,
     pub budget_bytes: Option<usize>,
+    /// Bytes of each part: the sketch section, the vector (payload), the scaling section,
+    /// and the rest (fixed header, metadata, checksum).
+    pub parts: Parts,
+    pub sketch: Option<lora_video_shared::sketch::SketchParams>,
     pub width: u16,
     pub height: u16,
     pub frames: u16,
@@ -125,6 +133,25 @@ pub struct Summary {
     pub base_latent_mse: f64,
     pub scaling: Option<ScalingSummary>,
     pub seconds: Seconds,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Parts {
+    pub sketch: usize,
+    pub vector: usize,
+    pub scaling: usize,
+    pub other: usize,
+}
+
+impl Parts {
+    /// The bytes of each part of `clip`.
+    pub fn of(clip: &Bitstream) -> Self {
+        let h = &clip.header;
+        let sketch = h.sketch.as_ref().map_or(0, |s| s.section_len());
+        let scaling = h.header_len() - template_len_without_scaling(h);
+        let vector = clip.payload.len();
+        Self { sketch, vector, scaling, other: clip.len() - sketch - scaling - vector }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -248,6 +275,7 @@ pub fn template(base: &BaseModel, frames: &[image::RgbImage], fps: (u16, u16), s
         lora: Lora { rank, targets: LoraTargets::AttentionQkvo, hash_seed: seed, k },
         quant_step: 1.0,
         prior: Prior { kind: PriorKind::Laplace, scale: 1.0, min: 0, max: 0 },
+        sketch: None,
         scaling: None,
         metadata: title.map(|t| format::Metadata { title: t, caption: String::new() }),
     };
@@ -315,6 +343,8 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let scaling = scaling_config(o, steps)?;
     template.scaling = scaling.as_ref().map(|c| c.placeholder());
     template.check().map_err(|e| CliError::Usage(format!("--scaling: {e}")))?;
+    let room = budget.map(|b| b.saturating_sub(template.header_len() + format::CHECKSUM_LEN));
+    template.sketch = crate::sketch::choose(&frames, o.sketch, o.sketch_start, base.config.cond_channels > 0, room)?;
     if let Some(b) = budget {
         let least = template.header_len() + format::CHECKSUM_LEN;
         if b < least {
@@ -332,7 +362,8 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let shape = render::latent_shape(&base, &template);
     let bar = progress((cfg.stage1 + cfg.stage2) as u64, "fit", o.quiet || o.json);
     let z0_ad = Tensor::<5>::from_data(z0.clone().into_data(), &ad);
-    let fitted = fit::fit(&denoiser, &map, &z0_ad, shape, &cfg, None, |p| {
+    let sketch = render::condition(&base, &Render::of(&template), &device).map_err(|e| CliError::Usage(e.to_string()))?;
+    let fitted = fit::fit(&denoiser, &map, &z0_ad, sketch.as_ref(), shape, &cfg, None, |p| {
         let bits = p.bits.map_or(String::new(), |b| format!(" ~{:.0} B", b / 8.0));
         bar.set_message(format!("stage {} loss {:.4}{bits}", p.stage, p.loss));
         bar.inc(1);
@@ -392,6 +423,8 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         bytes: bytes.len(),
         payload_bytes: clip.payload.len(),
         budget_bytes: budget,
+        parts: Parts::of(&clip),
+        sketch: clip.header.sketch.as_ref().map(|s| s.params),
         width: clip.header.width,
         height: clip.header.height,
         frames: clip.header.frames,
@@ -414,10 +447,13 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         serde_json::to_string_pretty(&summary).expect("serialisable")
     } else {
         format!(
-            "{}: {} bytes ({} kbps), {} frames {}x{}, k {} step {:.4}; latent MSE {:.4} (base model's sample {:.4}); {:.1} s",
+            "{}: {} bytes ({} kbps; sketch {}, vector {}, scaling {}), {} frames {}x{}, k {} step {:.4}; latent MSE {:.4} (base model's sample {:.4}); {:.1} s",
             summary.output.display(),
             summary.bytes,
             summary.kbps,
+            summary.parts.sketch,
+            summary.parts.vector,
+            summary.parts.scaling,
             summary.frames,
             summary.width,
             summary.height,
@@ -447,6 +483,7 @@ mod tests {
             lora: Lora { rank: 1, targets: LoraTargets::AttentionQkvo, hash_seed: 0, k },
             quant_step: 1.0,
             prior: Prior { kind: PriorKind::Laplace, scale: 1.0, min: 0, max: 0 },
+            sketch: None,
             scaling: None,
             metadata: None,
         }

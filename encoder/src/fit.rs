@@ -17,7 +17,7 @@ use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor, TensorData};
 use lora_video_shared::model::denoiser::Denoiser;
 use lora_video_shared::model::lora::LoraMap;
-use lora_video_shared::model::sampler;
+use lora_video_shared::model::sampler::{self, SketchInput};
 use lora_video_shared::noise::{self, Stream};
 
 /// Which noise e the flow-matching loss pairs with the clip.
@@ -105,6 +105,11 @@ pub struct Problem<'a> {
     model: Denoiser,
     map: &'a LoraMap,
     z0b: Tensor<5>,
+    /// The decoder's sketch condition, repeated along the batch.
+    cond: Option<Tensor<5>>,
+    /// With a sketch: the start time t0 and the shift of the noise end, (1 - t0)/t0 (z_s - z0).
+    t0: f32,
+    noise_shift: Option<Tensor<5>>,
     decode_noise: Tensor<5>,
     shape: [usize; 5],
     cfg: &'a FitConfig,
@@ -112,14 +117,24 @@ pub struct Problem<'a> {
 }
 
 impl<'a> Problem<'a> {
-    /// `z0` [1, T, C, h, w] (model space) on an autodiff device; `sampler_shape` its shape.
-    pub fn new(model: &Denoiser, map: &'a LoraMap, z0: &Tensor<5>, sampler_shape: [usize; 5], cfg: &'a FitConfig) -> Self {
+    /// `z0` [1, T, C, h, w] (model space) on an autodiff device; `sampler_shape` its shape;
+    /// `sketch` what the decoder's sampler gets from the clip's sketch (`render::condition`).
+    ///
+    /// With a sketch the decode starts at x_t0 = (1 - t0) z_s + t0 e; the straight path
+    /// from the clip through that point ends at e' = e + (1 - t0)/t0 (z_s - z0), so the
+    /// fit pairs z0 with e' at times in (0, t0).
+    pub fn new(model: &Denoiser, map: &'a LoraMap, z0: &Tensor<5>, sketch: Option<&SketchInput>, sampler_shape: [usize; 5], cfg: &'a FitConfig) -> Self {
         let device: Device = z0.device();
         let [_, t_len, c, h, w] = sampler_shape;
+        let on = |t: &Tensor<5>| Tensor::<5>::from_data(t.clone().into_data(), &device).repeat_dim(0, cfg.batch);
+        let t0 = sketch.map_or(1.0, |s| s.t0);
         Self {
             model: model.clone().no_grad(),
             map,
             z0b: z0.clone().repeat_dim(0, cfg.batch),
+            cond: sketch.map(|s| on(&s.cond)),
+            t0,
+            noise_shift: sketch.map(|s| (on(&s.start) - z0.clone().repeat_dim(0, cfg.batch)).mul_scalar((1.0 - t0) / t0)),
             decode_noise: sampler::initial_noise(sampler_shape, cfg.sampler_seed, &device).repeat_dim(0, cfg.batch),
             shape: [cfg.batch, t_len, c, h, w],
             cfg,
@@ -132,7 +147,7 @@ impl<'a> Problem<'a> {
         let cfg = self.cfg;
         let mut rng = crate::corpus::Rng::new(cfg.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let u = rng.uniform(0.0, 1.0);
-        let t: Vec<f32> = (0..cfg.batch).map(|j| ((j as f64 + u) / cfg.batch as f64) as f32).collect();
+        let t: Vec<f32> = (0..cfg.batch).map(|j| ((j as f64 + u) / cfg.batch as f64) as f32 * self.t0).collect();
         let e = match cfg.noise {
             FitNoise::Decode => self.decode_noise.clone(),
             FitNoise::Fresh => {
@@ -140,11 +155,15 @@ impl<'a> Problem<'a> {
                 Tensor::from_data(TensorData::new(noise::gaussian_vec(cfg.seed.wrapping_add(1 + step as u64), Stream::Initial, n), self.shape), &self.device)
             }
         };
+        let e = match &self.noise_shift {
+            Some(d) => e + d.clone(),
+            None => e,
+        };
         let tt = Tensor::<1>::from_data(TensorData::new(t, [cfg.batch]), &self.device);
         let t5 = tt.clone().reshape([cfg.batch, 1, 1, 1, 1]);
         let xt = self.z0b.clone() * t5.clone().neg().add_scalar(1.0) + e.clone() * t5;
         let factors = self.map.factors(theta, 1.0);
-        let v = self.model.forward(xt, tt, Some(&factors));
+        let v = self.model.forward_cond(xt, tt, self.cond.as_ref(), Some(&factors));
         (v - (e - self.z0b.clone())).powi_scalar(2).mean()
     }
 
@@ -229,10 +248,11 @@ fn tail(v: &[f64]) -> f64 {
     v[v.len().saturating_sub(10)..].iter().sum::<f64>() / v.len().clamp(1, 10) as f64
 }
 
-/// Fits theta (length `map.k()`) to `z0` [1, T, C, h, w] (model space), then, when
+/// Fits theta (length `map.k()`) to `z0` [1, T, C, h, w] (model space) under the sketch
+/// input `sketch`, then, when
 /// `cfg.stage2 > 0`, fine-tunes it for rate and distortion from `init_step`.
-pub fn fit(model: &Denoiser, map: &LoraMap, z0: &Tensor<5>, sampler_shape: [usize; 5], cfg: &FitConfig, init_step: Option<f32>, mut on_progress: impl FnMut(Progress)) -> Fitted {
-    let problem = Problem::new(model, map, z0, sampler_shape, cfg);
+pub fn fit(model: &Denoiser, map: &LoraMap, z0: &Tensor<5>, sketch: Option<&SketchInput>, sampler_shape: [usize; 5], cfg: &FitConfig, init_step: Option<f32>, mut on_progress: impl FnMut(Progress)) -> Fitted {
+    let problem = Problem::new(model, map, z0, sketch, sampler_shape, cfg);
     let (theta, loss1) = problem.continuous(&mut on_progress, &[], |_, _| {});
     problem.fine_tune(theta, loss1, init_step, on_progress)
 }

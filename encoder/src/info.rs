@@ -33,6 +33,8 @@ struct ClipInfo<'a> {
     kbps: f64,
     /// Bits of the inference-time-scaling choices.
     scaling_bits: usize,
+    /// Bytes of each part: sketch, vector, scaling, the rest.
+    parts: crate::encode::Parts,
     header: &'a format::Header,
 }
 
@@ -80,16 +82,20 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
     let clip = Bitstream::read(bytes).map_err(|e| CliError::bad_input(path, e))?;
     clip.symbols().map_err(|e| CliError::bad_input(path, e))?;
     let h = &clip.header;
+    if let Some(s) = &h.sketch {
+        lora_video_shared::sketch::decode(s, usize::from(h.width), usize::from(h.height), usize::from(h.frames)).map_err(|e| CliError::bad_input(path, e))?;
+    }
     let duration_s = f64::from(h.frames) * f64::from(h.fps.den) / f64::from(h.fps.num);
     let info = ClipInfo {
         kind: "clip",
-        version: format::VERSION,
+        version: clip.version,
         file_bytes: bytes.len(),
         header_bytes: h.header_len(),
         payload_bytes: clip.payload.len(),
         duration_s,
         kbps: bytes.len() as f64 * 8.0 / duration_s / 1000.0,
         scaling_bits: h.scaling.as_ref().map_or(0, |s| s.choice_bits()),
+        parts: crate::encode::Parts::of(&clip),
         header: h,
     };
     if json {
@@ -106,7 +112,8 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
          \x20 adapter    rank {} on {}, k = {}, hash seed {}\n\
          \x20 quantiser  step {}\n\
          \x20 prior      {:?}, scale {}, symbols {}..={}\n\
-         \x20 layout     header {} + payload {} + crc 4 bytes",
+         \x20 layout     header {} + payload {} + crc 4 bytes\n\
+         \x20 parts      sketch {} + vector {} + scaling {} + other {} bytes",
         path.display(),
         info.version,
         info.file_bytes,
@@ -132,7 +139,22 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
         h.prior.max,
         info.header_bytes,
         info.payload_bytes,
+        info.parts.sketch,
+        info.parts.vector,
+        info.parts.scaling,
+        info.parts.other,
     );
+    if let Some(s) = &h.sketch {
+        let p = s.params;
+        t += &format!(
+            "\n  sketch     {} keyframes of {}-pixel cells, steps {}/{} (luma/chroma), {} bytes",
+            p.keyframes,
+            1u32 << p.cell_log2,
+            p.q_luma,
+            p.q_chroma,
+            s.section_len()
+        );
+    }
     if let Some(s) = &h.scaling {
         let steps: Vec<String> = s.steps.iter().map(|st| st.step.to_string()).collect();
         t += &format!(
@@ -168,7 +190,9 @@ fn model(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
         let (frames, side, steps) = (16, 256, p.manifest.sampler.steps);
         let lat = side / taef2::SCALE;
         let denoiser = a.denoiser.flops(frames, lat, lat) as f64 * f64::from(steps) / 1e9;
-        let vae = (taef2::decoder_flops(lat, lat) * frames as u64) as f64 / 1e9;
+        // A sketch model also encodes the sketch's keyframes (at most 8 at the levels `encode` uses).
+        let keyframes = if a.denoiser.cond_channels > 0 { crate::sketch::LEVELS.iter().map(|l| u64::from(l.keyframes)).max().unwrap_or(0) } else { 0 };
+        let vae = (taef2::decoder_flops(lat, lat) * frames as u64 + taef2::encoder_flops(lat, lat) * keyframes) as f64 / 1e9;
         DecodeCost { frames, width: side, height: side, steps, denoiser_gflop: denoiser, taef2_gflop: vae, total_gflop: denoiser + vae }
     });
     let info = ModelInfo {

@@ -16,4 +16,5 @@ pub mod model;
 pub mod output;
 pub mod pack;
 pub mod scaling;
+pub mod sketch;
 pub mod train;

@@ -143,12 +143,14 @@ pub fn choose(base: &BaseModel, header: &Header, theta: &[f32], z0: &Tensor<5>, 
     let factors = map.factors(Tensor::<1>::from_data(TensorData::new(theta.to_vec(), [theta.len()]), device), 1.0);
     let shape = render::latent_shape(base, header);
     let n: usize = shape.iter().product();
-    let ts = sampler::schedule(r.steps, r.shift);
+    let sketch = render::condition(base, &r, device)?;
+    let ts = sampler::SketchInput::schedule(sketch.as_ref(), r.steps, r.shift);
     let mut rng = crate::corpus::Rng::new(cfg.seed ^ 0x5ca1_ab1e);
     let mut steps = Vec::new();
     let x = sampler::sample_choosing(
         &base.denoiser,
         Some(&factors),
+        sketch.as_ref(),
         shape,
         r.steps,
         r.shift,

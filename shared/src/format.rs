@@ -1,4 +1,4 @@
-//! The `.lvc` bitstream, version 1 (SPEC.md): fixed header, optional sections, the
+//! The `.lvc` bitstream, version 2 (SPEC.md): fixed header, optional sections, the
 //! entropy-coded payload, and a CRC-32 over everything before it.
 //!
 //! Reading checks the magic, the version, the checksum, then every field against the
@@ -7,9 +7,12 @@
 
 use crate::entropy::{self, EntropyError, Prior, PriorKind};
 use crate::quant;
+use crate::sketch::{self, Sketch, SketchError, SketchParams};
 
 pub const MAGIC: [u8; 4] = *b"lvcf";
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
+/// Version 1 (no sketch section) still reads; files are always written as version 2.
+pub const OLDEST_VERSION: u8 = 1;
 /// Bytes of the fixed header (magic through payload_len).
 pub const FIXED_HEADER_LEN: usize = 86;
 /// Bytes of the CRC-32 trailer.
@@ -18,7 +21,10 @@ pub const CHECKSUM_LEN: usize = 4;
 /// Header flag bits. Any other bit set is an error.
 pub const FLAG_SCALING: u8 = 1 << 0;
 pub const FLAG_METADATA: u8 = 1 << 1;
-const KNOWN_FLAGS: u8 = FLAG_SCALING | FLAG_METADATA;
+/// Version 2 on.
+pub const FLAG_SKETCH: u8 = 1 << 2;
+const KNOWN_FLAGS: u8 = FLAG_SCALING | FLAG_METADATA | FLAG_SKETCH;
+const KNOWN_FLAGS_V1: u8 = FLAG_SCALING | FLAG_METADATA;
 
 // Limits, checked on write and on read (SPEC.md "Limits").
 pub const MIN_SIDE: u16 = 8;
@@ -45,7 +51,7 @@ pub enum FormatError {
     Truncated { needed: usize, got: usize },
     #[error("not a lora-video clip (magic {0:02x?}, expected \"lvcf\")")]
     BadMagic([u8; 4]),
-    #[error("bitstream version {0} is not supported (this decoder reads version {VERSION})")]
+    #[error("bitstream version {0} is not supported (this decoder reads versions {OLDEST_VERSION} to {VERSION})")]
     UnsupportedVersion(u8),
     #[error("checksum mismatch: stored {stored:08x}, computed {computed:08x}; the file is corrupt")]
     Checksum { stored: u32, computed: u32 },
@@ -65,6 +71,8 @@ pub enum FormatError {
     VectorLength { k: u32, got: usize },
     #[error(transparent)]
     Entropy(#[from] EntropyError),
+    #[error(transparent)]
+    Sketch(#[from] SketchError),
 }
 
 fn out_of_range(field: &'static str, value: impl ToString, allowed: &'static str) -> FormatError {
@@ -152,6 +160,8 @@ pub struct Header {
     pub lora: Lora,
     pub quant_step: f32,
     pub prior: Prior,
+    /// The visual caption the denoiser conditions on.
+    pub sketch: Option<Sketch>,
     pub scaling: Option<Scaling>,
     pub metadata: Option<Metadata>,
 }
@@ -190,6 +200,10 @@ impl Header {
         }
         check_f32("quant_step", self.quant_step, MIN_QUANT_STEP, MAX_QUANT_STEP, "2^-24..=256")?;
         self.prior.check()?;
+        if let Some(s) = &self.sketch {
+            let g = sketch::Geometry::new(usize::from(self.width), usize::from(self.height), usize::from(self.frames), &s.params)?;
+            sketch::check(s, &g)?;
+        }
         if let Some(s) = &self.scaling {
             if !(1..=MAX_M_LOG2).contains(&s.m_log2) {
                 return Err(out_of_range("m_log2", s.m_log2, "1..=16"));
@@ -221,7 +235,8 @@ impl Header {
     }
 
     fn flags(&self) -> u8 {
-        (if self.scaling.is_some() { FLAG_SCALING } else { 0 }) | if self.metadata.is_some() { FLAG_METADATA } else { 0 }
+        let bit = |on: bool, flag: u8| if on { flag } else { 0 };
+        bit(self.scaling.is_some(), FLAG_SCALING) | bit(self.metadata.is_some(), FLAG_METADATA) | bit(self.sketch.is_some(), FLAG_SKETCH)
     }
 
     /// Bytes before the payload: the fixed header plus the optional sections.
@@ -230,13 +245,17 @@ impl Header {
             1 + 4 + usize::from(self.sampler.steps).div_ceil(8) + s.choice_bits().div_ceil(8)
         });
         let metadata = self.metadata.as_ref().map_or(0, |m| 1 + m.title.len() + 2 + m.caption.len());
-        FIXED_HEADER_LEN + scaling + metadata
+        let sketch = self.sketch.as_ref().map_or(0, Sketch::section_len);
+        FIXED_HEADER_LEN + sketch + scaling + metadata
     }
 }
 
 /// A whole clip: header and entropy-coded payload.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Bitstream {
+    /// The version the file was read as (VERSION for new clips); written back as read,
+    /// so reading stays canonical. Version 1 cannot hold a sketch.
+    pub version: u8,
     pub header: Header,
     #[serde(skip)]
     pub payload: Vec<u8>,
@@ -250,7 +269,7 @@ impl Bitstream {
             return Err(FormatError::VectorLength { k: header.lora.k, got: symbols.len() });
         }
         let payload = entropy::encode(&header.prior, symbols)?;
-        Ok(Self { header, payload })
+        Ok(Self { version: VERSION, header, payload })
     }
 
     /// The quantised vector, entropy-decoded.
@@ -280,9 +299,15 @@ impl Bitstream {
             return Err(out_of_range("payload_len", self.payload.len(), "a multiple of 4, at most 16 MiB"));
         }
         let header_len = h.header_len();
+        if header_len > usize::from(u16::MAX) {
+            return Err(out_of_range("header_len", header_len, "at most 65535"));
+        }
+        if !(OLDEST_VERSION..=VERSION).contains(&self.version) || (self.version == 1 && h.sketch.is_some()) {
+            return Err(out_of_range("version", self.version, "1 (no sketch) or 2"));
+        }
         let mut w = Vec::with_capacity(self.len());
         w.extend_from_slice(&MAGIC);
-        w.push(VERSION);
+        w.push(self.version);
         w.push(h.flags());
         w.extend_from_slice(&(header_len as u16).to_le_bytes());
         w.extend_from_slice(&h.model_sha256);
@@ -300,6 +325,12 @@ impl Bitstream {
         w.extend_from_slice(&h.prior.max.to_le_bytes());
         w.extend_from_slice(&(self.payload.len() as u32).to_le_bytes());
         debug_assert_eq!(w.len(), FIXED_HEADER_LEN);
+        if let Some(s) = &h.sketch {
+            let p = &s.params;
+            w.extend_from_slice(&[p.cell_log2, p.keyframes, p.q_luma, p.q_chroma, s.start, s.scale[0], s.scale[1]]);
+            w.extend_from_slice(&(s.payload.len() as u16).to_le_bytes());
+            w.extend_from_slice(&s.payload);
+        }
         if let Some(s) = &h.scaling {
             w.push(s.m_log2);
             w.extend_from_slice(&s.eta.to_le_bytes());
@@ -340,8 +371,9 @@ impl Bitstream {
             return Err(FormatError::BadMagic([bytes[0], bytes[1], bytes[2], bytes[3]]));
         }
         need(5)?;
-        if bytes[4] != VERSION {
-            return Err(FormatError::UnsupportedVersion(bytes[4]));
+        let version = bytes[4];
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
+            return Err(FormatError::UnsupportedVersion(version));
         }
         need(FIXED_HEADER_LEN + CHECKSUM_LEN)?;
         let (body, tail) = bytes.split_at(got - CHECKSUM_LEN);
@@ -353,7 +385,7 @@ impl Bitstream {
 
         let mut r = Reader { buf: body, pos: 5 };
         let flags = r.u8()?;
-        if flags & !KNOWN_FLAGS != 0 {
+        if flags & !(if version == 1 { KNOWN_FLAGS_V1 } else { KNOWN_FLAGS }) != 0 {
             return Err(FormatError::UnknownFlags(flags));
         }
         let header_len = r.u16()?;
@@ -382,12 +414,26 @@ impl Bitstream {
             lora: Lora { rank, targets, hash_seed, k },
             quant_step,
             prior: Prior { kind, scale: prior_scale, min: prior_min, max: prior_max },
+            sketch: None,
             scaling: None,
             metadata: None,
         };
         // Checked before the optional sections are sized from `steps`.
         header.check()?;
 
+        if flags & FLAG_SKETCH != 0 {
+            let [cell_log2, keyframes, q_luma, q_chroma, start, scale_luma, scale_chroma] = r.array()?;
+            let len = usize::from(r.u16()?);
+            let mut s = Sketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, start, scale: [scale_luma, scale_chroma], payload: Vec::new() };
+            // The fields and the length are checked before the payload is copied.
+            let g = sketch::Geometry::new(usize::from(width), usize::from(height), usize::from(frames), &s.params)?;
+            if len > sketch::MAX_PAYLOAD || len % 4 != 0 {
+                return Err(out_of_range("sketch payload_len", len, "a multiple of 4, at most 32768"));
+            }
+            s.payload = r.take(len)?.to_vec();
+            sketch::check(&s, &g)?;
+            header.sketch = Some(s);
+        }
         if flags & FLAG_SCALING != 0 {
             header.scaling = Some(read_scaling(&mut r, steps)?);
             header.check()?;
@@ -413,7 +459,7 @@ impl Bitstream {
         if r.pos != body.len() {
             return Err(FormatError::TrailingBytes(body.len() - r.pos));
         }
-        Ok(Self { header, payload })
+        Ok(Self { version, header, payload })
     }
 }
 

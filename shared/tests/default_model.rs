@@ -21,8 +21,8 @@ fn default_model_packs_loads_and_has_learned_a_prior() {
     let denoiser = Package::from_bytes(&std::fs::read(&file).unwrap()).unwrap();
     let t = taef2_dir();
     let (enc, dec) = taef2::load_checkpoints(&t).unwrap();
-    let bytes = pack_base(&denoiser, &dec).unwrap().to_bytes().unwrap();
-    assert_eq!(pack_base(&denoiser, &dec).unwrap().to_bytes().unwrap(), bytes, "pack-base is reproducible");
+    let bytes = pack_base(&denoiser, &dec, &enc).unwrap().to_bytes().unwrap();
+    assert_eq!(pack_base(&denoiser, &dec, &enc).unwrap().to_bytes().unwrap(), bytes, "pack-base is reproducible");
     assert!(bytes.len() < 16 << 20, "the .lvm is {} bytes", bytes.len());
     let device = Device::flex();
     let base = BaseModel::from_bytes(&bytes, &device).unwrap();

@@ -49,7 +49,13 @@ fn every_section_round_trips() {
     only_scaling.header.metadata = None;
     let mut only_metadata = full_clip();
     only_metadata.header.scaling = None;
-    for clip in [minimal_clip(), full_clip(), only_scaling, only_metadata] {
+    only_metadata.header.sketch = None;
+    let mut only_sketch = full_clip();
+    only_sketch.header.scaling = None;
+    only_sketch.header.metadata = None;
+    let mut v1 = minimal_clip();
+    v1.version = 1;
+    for clip in [minimal_clip(), full_clip(), only_scaling, only_metadata, only_sketch, v1] {
         let bytes = clip.to_bytes().unwrap();
         assert_eq!(bytes.len(), clip.len());
         let back = Bitstream::read(&bytes).unwrap();
@@ -97,8 +103,18 @@ fn wrong_magic_version_flags_and_checksum() {
     let bytes = minimal_clip().to_bytes().unwrap();
     let png = b"\x89PNG\r\n\x1a\n0000000000";
     assert_eq!(Bitstream::read(png), Err(FormatError::BadMagic(*b"\x89PNG")));
-    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[2])), Err(FormatError::UnsupportedVersion(2)));
+    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[3])), Err(FormatError::UnsupportedVersion(3)));
+    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[0])), Err(FormatError::UnsupportedVersion(0)));
     assert_eq!(Bitstream::read(&patch(&bytes, 5, &[0x80])), Err(FormatError::UnknownFlags(0x80)));
+    // Version 1 reads, and has no sketch flag.
+    let v1 = patch(&bytes, 4, &[1]);
+    assert_eq!(Bitstream::read(&v1).unwrap().version, 1);
+    assert_eq!(Bitstream::read(&v1).unwrap().to_bytes().unwrap(), v1);
+    let full = full_clip().to_bytes().unwrap();
+    assert_eq!(Bitstream::read(&patch(&full, 4, &[1])), Err(FormatError::UnknownFlags(full[5])));
+    let mut v1_sketch = full_clip();
+    v1_sketch.version = 1;
+    assert_eq!(field_of(v1_sketch.to_bytes().unwrap_err()), "version");
     let mut bad_crc = bytes.clone();
     *bad_crc.last_mut().unwrap() ^= 0xff;
     assert!(matches!(Bitstream::read(&bad_crc), Err(FormatError::Checksum { .. })));
@@ -145,9 +161,48 @@ fn inconsistent_lengths_are_rejected() {
 }
 
 #[test]
-fn sections_must_be_canonical_and_valid() {
-    // full.lvc: steps = 12, scaling at 86 (m_log2, eta, mask[2], choices[3]), metadata at 96.
+fn hostile_sketch_sections_are_typed_errors() {
+    use lora_video_shared::sketch::SketchError;
+    // full.lvc: the sketch at 86: cell_log2, keyframes, q_luma, q_chroma, start, scale[2], payload_len.
     let bytes = full_clip().to_bytes().unwrap();
+    let sketch_err = |b: Vec<u8>| match Bitstream::read(&b) {
+        Err(FormatError::Sketch(SketchError::OutOfRange { field, .. })) => field,
+        other => panic!("expected a sketch range error, got {other:?}"),
+    };
+    assert_eq!(sketch_err(patch(&bytes, 86, &[2])), "cell_log2");
+    assert_eq!(sketch_err(patch(&bytes, 86, &[9])), "cell_log2");
+    assert_eq!(sketch_err(patch(&bytes, 87, &[17])), "keyframes");
+    assert_eq!(sketch_err(patch(&bytes, 87, &[0])), "keyframes");
+    assert_eq!(sketch_err(patch(&bytes, 88, &[0])), "q_luma");
+    assert_eq!(sketch_err(patch(&bytes, 89, &[200])), "q_chroma");
+    assert_eq!(sketch_err(patch(&bytes, 90, &[0])), "start");
+    assert_eq!(sketch_err(patch(&bytes, 91, &[0])), "scale");
+    assert_eq!(field_of(Bitstream::read(&patch(&bytes, 93, &65000u16.to_le_bytes())).unwrap_err()), "sketch payload_len");
+    assert_eq!(field_of(Bitstream::read(&patch(&bytes, 93, &3u16.to_le_bytes())).unwrap_err()), "sketch payload_len");
+    // A payload claimed longer than the file: truncated, nothing allocated from the claim.
+    assert!(matches!(Bitstream::read(&patch(&bytes, 93, &32768u16.to_le_bytes())), Err(FormatError::Truncated { .. })));
+    // Damaged sketch payload under a valid checksum: the decode says so.
+    let clip = Bitstream::read(&bytes).unwrap();
+    let mut s = clip.header.sketch.clone().unwrap();
+    let n = s.payload.len();
+    s.payload[n - 4..].copy_from_slice(&[0, 0, 0, 0]);
+    assert!(matches!(lora_video_shared::sketch::decode(&s, 256, 256, 16), Err(SketchError::Corrupt(_))));
+}
+
+#[test]
+fn sections_must_be_canonical_and_valid() {
+    // full.lvc: steps = 12, the sketch at 86 (9 + payload bytes), then scaling (m_log2,
+    // eta, mask[2], choices[3]), then metadata.
+    let full = full_clip().to_bytes().unwrap();
+    let sketch_len = 9 + usize::from(u16::from_le_bytes([full[93], full[94]]));
+    // The same offsets as without the sketch: cut it out.
+    let mut bytes = full[..86].to_vec();
+    bytes.extend_from_slice(&full[86 + sketch_len..]);
+    bytes[5] &= !FLAG_SKETCH;
+    let hl = u16::from_le_bytes([bytes[6], bytes[7]]) - sketch_len as u16;
+    bytes[6..8].copy_from_slice(&hl.to_le_bytes());
+    let bytes = recrc(bytes);
+    assert!(Bitstream::read(&bytes).is_ok());
     assert_eq!(Bitstream::read(&patch(&bytes, 92, &[bytes[92] | 0x80])), Err(FormatError::NonCanonical("scaling step mask")));
     assert_eq!(Bitstream::read(&patch(&bytes, 95, &[bytes[95] | 0x80])), Err(FormatError::NonCanonical("scaling choices")));
     assert_eq!(field_of(Bitstream::read(&patch(&bytes, 86, &[0])).unwrap_err()), "m_log2");
@@ -212,6 +267,7 @@ fn arb_clip() -> impl Strategy<Value = (Header, Vec<i32>)> {
                     lora: Lora { rank, targets: LoraTargets::AttentionQkvo, hash_seed, k },
                     quant_step: step,
                     prior: Prior { scale, ..Prior::fit(kind, &q) },
+                    sketch: None,
                     scaling: scaling.filter(|s| !s.steps.is_empty()),
                     metadata: meta.clone().map(|(title, caption)| Metadata { title, caption }),
                 };

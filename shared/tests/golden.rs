@@ -1,5 +1,6 @@
-//! Golden vectors: the PRNG, the Gaussian noise, the index map, the entropy tables and
-//! whole `.lvc` files, pinned byte for byte. This file runs natively (`cargo test`) and
+//! Golden vectors: the PRNG, the Gaussian noise, the index map, the entropy tables, the
+//! sketch (payload, decoded samples, upsampled images, frame weights) and whole `.lvc`
+//! files, pinned byte for byte. This file runs natively (`cargo test`) and
 //! compiled to wasm32 under node (`scripts/test-wasm.sh`), which proves both targets agree.
 //!
 //! To re-bless after a deliberate format change (native only):
@@ -17,7 +18,7 @@ use lora_video_shared::package::sha256;
 use lora_video_shared::to_hex;
 
 mod common;
-use common::{full_clip, minimal_clip};
+use common::{full_clip, minimal_clip, test_sketch};
 
 fn bless() -> bool {
     cfg!(not(target_arch = "wasm32")) && std::env::var_os("LVC_BLESS").is_some()
@@ -107,6 +108,25 @@ fn check_file(name: &str, clip: Bitstream, golden: &[u8]) {
 fn golden_files() {
     check_file("minimal.lvc", minimal_clip(), include_bytes!("golden/minimal.lvc"));
     check_file("full.lvc", full_clip(), include_bytes!("golden/full.lvc"));
+}
+
+#[test]
+fn sketch_decode_and_condition() {
+    use lora_video_shared::sketch;
+    let (s, decoded) = test_sketch();
+    let back = sketch::decode(&s, 256, 256, 16).unwrap();
+    assert_eq!(back, decoded);
+    pin("sketch_payload_sha256", &to_hex(&sha256(&s.payload)), "e22f63d2e873e8b8de44b50ed92daaf0c4124deac1d16e29a7f6d633dd0cbde7");
+    let samples: Vec<u8> = back.iter().flat_map(|kf| kf.iter().flat_map(|p| p.data.iter().copied())).collect();
+    pin("sketch_samples_sha256", &to_hex(&sha256(&samples)), "fe4f7e4daa157a1e90f718edd4097aedcd7f8841e1e85e03f13c33c9ecb27f8e");
+    let g = sketch::Geometry::new(256, 256, 16, &s.params).unwrap();
+    let rgb: Vec<f32> = back.iter().flat_map(|kf| sketch::upsample_rgb(kf, (16.0, 16.0), 256, 256)).collect();
+    pin("sketch_rgb_sha256", &hash_u32(rgb.iter().map(|x| x.to_bits())), "f9db8dec82506d98bb31f1a7a9164957525e02f69d0fe02b4a8265f477c30da7");
+    // Another render size resamples the same keyframes; another length blends them.
+    let other = sketch::upsample_rgb(&back[1], (16.0 * 40.0 / 256.0, 16.0 * 24.0 / 256.0), 40, 24);
+    pin("sketch_rgb_40x24_sha256", &hash_u32(other.iter().map(|x| x.to_bits())), "c0e46b2a2c1f200dcf5511c501367adf08d278d510d524283ab5889b8268a5eb");
+    let w: Vec<u32> = sketch::frame_weights(&g, 7).iter().flat_map(|&(a, b, u)| [a as u32, b as u32, u.to_bits()]).collect();
+    pin("sketch_weights_7_sha256", &hash_u32(w), "3103596f004b5abb7c993eb30e3add24d41fcc73ec9a67165889c5380d5d37d4");
 }
 
 #[test]

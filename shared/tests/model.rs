@@ -107,11 +107,11 @@ fn sampler_is_deterministic_and_uses_the_shared_noise() {
     let n: usize = shape.iter().product();
     assert_eq!(values(initial_noise(shape, 5, &device)), noise::gaussian_vec(5, Stream::Initial, n));
     let mut steps = 0;
-    let a = values(sample(&model, None, shape, 4, 3.0, 5, &device, |_| steps += 1));
+    let a = values(sample(&model, None, None, shape, 4, 3.0, 5, &device, |_| steps += 1));
     assert_eq!(steps, 4);
-    let b = values(sample(&model, None, shape, 4, 3.0, 5, &device, |_| {}));
+    let b = values(sample(&model, None, None, shape, 4, 3.0, 5, &device, |_| {}));
     assert_eq!(a, b, "same seed, same bits");
-    let c = values(sample(&model, None, shape, 4, 3.0, 6, &device, |_| {}));
+    let c = values(sample(&model, None, None, shape, 4, 3.0, 6, &device, |_| {}));
     assert_ne!(a, c, "another seed, another sample");
 }
 
@@ -126,4 +126,34 @@ fn weights_round_trip_and_load_checks_shapes() {
     assert_eq!(values(model.forward(x.clone(), t.clone(), None)), values(loaded.forward(x, t, None)));
     let wider = DenoiserConfig { dim: 60, ..config };
     assert!(Denoiser::load(&wider, &w, &device).is_err());
+}
+
+#[test]
+fn a_sketch_model_without_a_sketch_is_its_plain_model_and_reads_the_sketch() {
+    let device = Device::flex();
+    let (config, plain) = model(&device);
+    // The plain model's weights with zero rows for the sketch channels (a warm start).
+    let cond = DenoiserConfig { cond_channels: lora_video_shared::model::denoiser::SKETCH_CHANNELS, ..config.clone() };
+    let mut w = plain.to_weights();
+    let rows = (cond.latent_channels + cond.cond_channels) * cond.patch * cond.patch;
+    let (shape, v) = w.iter().find(|(n, _, _)| *n == "patch_in.weight").map(|(_, s, v)| (s.to_vec(), v.to_vec())).unwrap();
+    let mut padded = v;
+    padded.resize(rows * shape[1], 0.0);
+    w.insert("patch_in.weight", vec![rows, shape[1]], padded.clone());
+    let sketched = Denoiser::load(&cond, &w, &device).unwrap();
+    let (x, t) = input([1, 2, 32, 8, 8], &device);
+    let base = values(plain.forward(x.clone(), t.clone(), None));
+    assert_eq!(values(sketched.forward(x.clone(), t.clone(), None)), base, "no sketch: the plain model, bit for bit");
+    let k = cond.cond_channels;
+    let c = Tensor::<5>::from_data(TensorData::new(noise::gaussian_vec(4, Stream::Initial, 2 * k * 64), [1, 2, k, 8, 8]), &device);
+    // Zero rows ignore the sketch; trained (non-zero) rows read it.
+    assert_eq!(values(sketched.forward_cond(x.clone(), t.clone(), Some(&c), None)), base);
+    let n = padded.len();
+    padded[n - 1] = 0.5;
+    padded[n - shape[1] * 3] = -0.5;
+    w.insert("patch_in.weight", vec![rows, shape[1]], padded);
+    let trained = Denoiser::load(&cond, &w, &device).unwrap();
+    let with = values(trained.forward_cond(x.clone(), t.clone(), Some(&c), None));
+    assert_eq!(values(trained.forward(x, t, None)), base, "no sketch is all zeros: still the plain model");
+    assert!(with.iter().zip(&base).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max) > 1e-4);
 }

@@ -21,10 +21,10 @@ fn lvm_is_reproducible_and_loads_the_int8_model() {
     let latent = LatentNorm { mean: vec![0.1; 32], std: vec![1.7; 32] };
     let file = denoiser_package("tiny", &config, &model.to_weights(), latent, SamplerDefaults { steps: 8, shift: 3.0 });
     let file = Package::from_bytes(&file.to_bytes().unwrap()).unwrap();
-    let (_, decoder) = taef2::load_checkpoints(&taef2_dir()).unwrap();
+    let (encoder, decoder) = taef2::load_checkpoints(&taef2_dir()).unwrap();
 
-    let a = pack_base(&file, &decoder).unwrap().to_bytes().unwrap();
-    let b = pack_base(&file, &decoder).unwrap().to_bytes().unwrap();
+    let a = pack_base(&file, &decoder, &encoder).unwrap().to_bytes().unwrap();
+    let b = pack_base(&file, &decoder, &encoder).unwrap().to_bytes().unwrap();
     assert_eq!(a, b, "pack-base must be byte-for-byte reproducible");
     println!("tiny .lvm: {} bytes", a.len());
 

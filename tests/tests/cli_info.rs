@@ -27,13 +27,17 @@ fn info(args: &[&str]) -> Result<String, CliError> {
 fn clip_info_text_and_json() {
     let path = scratch("full.lvc", FULL);
     let text = info(&[path.to_str().unwrap()]).unwrap();
-    for want in ["bitstream v1", "256x256, 16 frames at 24/1 fps", "k = 1024", "M = 2^6, eta 0.5, steps 0,5,11 (18 bits)", "title      golden"] {
+    let sketch = lora_video_shared::format::Bitstream::read(FULL).unwrap().header.sketch.unwrap();
+    let parts = format!("parts      sketch {} + vector", sketch.section_len());
+    for want in ["bitstream v2", "256x256, 16 frames at 24/1 fps", "k = 1024", "M = 2^6, eta 0.5, steps 0,5,11 (18 bits)", "title      golden", "sketch     3 keyframes of 16-pixel cells, steps 6/10", &parts] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
     let json: serde_json::Value = serde_json::from_str(&info(&[path.to_str().unwrap(), "--json"]).unwrap()).unwrap();
     assert_eq!(json["kind"], "clip");
     assert_eq!(json["file_bytes"], FULL.len());
-    assert_eq!(json["header_bytes"], 86 + 10 + 1 + 6 + 2 + "a pinned clip, é ✓".len());
+    assert_eq!(json["header_bytes"], 86 + sketch.section_len() + 10 + 1 + 6 + 2 + "a pinned clip, é ✓".len());
+    assert_eq!(json["parts"]["sketch"], sketch.section_len());
+    assert_eq!(json["header"]["sketch"]["params"]["keyframes"], 3);
     assert_eq!(json["header"]["lora"]["k"], 1024);
     assert_eq!(json["header"]["prior"]["kind"], "gaussian");
     assert_eq!(json["scaling_bits"], 18);

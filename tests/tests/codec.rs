@@ -90,7 +90,8 @@ fn decode(clip: &Path) -> Vec<f32> {
 fn encode_obeys_the_budget_and_beats_the_base_model() {
     let dir = scratch();
     let (lvc, src) = (dir.join("vtest.lvc"), dir.join("vtest-src.y4m"));
-    let summary = encode(&opencv_clip("vtest.avi"), &lvc, &src, &["--bytes", "600", "--preset", "default"]);
+    // The adapter alone (no sketch) against the base model alone.
+    let summary = encode(&opencv_clip("vtest.avi"), &lvc, &src, &["--bytes", "600", "--preset", "default", "--sketch", "off"]);
     let len = std::fs::metadata(&lvc).unwrap().len();
     assert!(len <= 600, "{len} bytes over a budget of 600");
     assert_eq!(summary["bytes"], len);
@@ -119,13 +120,43 @@ fn the_adapter_carries_the_clip() {
     let dir = scratch();
     let (a, b) = (dir.join("a.lvc"), dir.join("b.lvc"));
     let (sa, sb) = (dir.join("a-src.y4m"), dir.join("b-src.y4m"));
-    encode(&opencv_clip("vtest.avi"), &a, &sa, &[]);
-    encode(&opencv_clip("tree.avi"), &b, &sb, &[]);
+    encode(&opencv_clip("vtest.avi"), &a, &sa, &["--sketch", "off"]);
+    encode(&opencv_clip("tree.avi"), &b, &sb, &["--sketch", "off"]);
     let (src_a, src_b) = (read_y4m(&sa), read_y4m(&sb));
     let (dec_a, dec_b) = (decode(&a), decode(&b));
     let (aa, ab, ba, bb) = (psnr(&dec_a, &src_a), psnr(&dec_b, &src_a), psnr(&dec_a, &src_b), psnr(&dec_b, &src_b));
     eprintln!("vs vtest: own {aa:.2} dB, other {ab:.2} dB; vs tree: own {bb:.2} dB, other {ba:.2} dB");
     assert!(aa > ab + 1.0 && bb > ba + 1.0, "each decode must be closer to its own source");
+}
+
+/// The sketch: counted in the budget, reported per part, and the decode depicts the
+/// source far better with it than without at the same bytes.
+#[test]
+fn the_sketch_makes_the_decode_depict_the_source() {
+    let dir = scratch().join("sketch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (with, without, src) = (dir.join("with.lvc"), dir.join("without.lvc"), dir.join("src.y4m"));
+    let s = encode(&opencv_clip("vtest.avi"), &with, &src, &["--bytes", "600", "--sketch", "5"]);
+    encode(&opencv_clip("vtest.avi"), &without, &dir.join("src2.y4m"), &["--bytes", "600", "--sketch", "off"]);
+    let len = std::fs::metadata(&with).unwrap().len() as usize;
+    assert!(len <= 600);
+    let parts = &s["parts"];
+    let sum: u64 = ["sketch", "vector", "scaling", "other"].iter().map(|p| parts[p].as_u64().unwrap()).sum();
+    assert_eq!(sum as usize, len, "{parts}");
+    let clip = lora_video::decode::read_clip(&with).unwrap();
+    let sketch = clip.header.sketch.as_ref().expect("a sketch section");
+    assert_eq!(parts["sketch"].as_u64().unwrap() as usize, sketch.section_len());
+    assert_eq!(sketch.params, lora_video::sketch::LEVELS[4]);
+    let source = read_y4m(&src);
+    let (a, b) = (psnr(&decode(&with), &source), psnr(&decode(&without), &source));
+    eprintln!("vtest 4x64x64 in 600 bytes: with a sketch {a:.2} dB, without {b:.2} dB");
+    assert!(a > b + 3.0, "with a sketch {a:.2} dB, without {b:.2} dB");
+    // `info` reports the parts too.
+    let info = cli(&["info", with.to_str().unwrap()]).unwrap();
+    assert!(info.contains(&format!("sketch {} + vector", sketch.section_len())), "{info}");
+    // A level that does not exist is a usage error.
+    let e = cli(&["encode", "-q", "-i", src.to_str().unwrap(), "-o", dir.join("x.lvc").to_str().unwrap(), "-m", tiny().to_str().unwrap(), "--sketch", "9"]).unwrap_err();
+    assert_eq!(e.exit_code(), 1, "{e}");
 }
 
 #[test]
@@ -330,15 +361,29 @@ fn render_controls_change_only_the_decode() {
         assert!(psnr(&other, &decoded) < 60.0, "--{name} must change the frames");
     }
 
-    // Strength 0 is the base model's own sample from that seed (no LoRA at all).
-    let zero = render_cli(&dir, "zero", &["--strength", "0", "--seed", "5"]).unwrap();
+    // Strength 0 is the base model's own sample from that seed (no LoRA at all), from the
+    // clip's sketch, or with --sketch off from noise alone.
     let device = Device::flex();
     let base = BaseModel::from_bytes(&std::fs::read(tiny()).unwrap(), &device).unwrap();
     let r = Render { seed: 5, ..Render::of(&header) };
-    let z = lora_video_shared::model::sampler::sample(&base.denoiser, None, render::render_shape(&base, &r), r.steps, r.shift, r.seed, &device, |_| {});
-    let frames = render::frames(&base, z, |_| {});
-    let prior = media::planar(&(0..4).map(|i| lora_video::output::image(&frames, i)).collect::<Vec<_>>());
-    assert!(psnr(&zero, &prior) > 50.0, "strength 0 vs the base model: {:.2} dB", psnr(&zero, &prior));
+    let sampled = |r: &Render| {
+        let sketch = render::condition(&base, r, &device).unwrap();
+        let z = lora_video_shared::model::sampler::sample(&base.denoiser, None, sketch.as_ref(), render::render_shape(&base, r), r.steps, r.shift, r.seed, &device, |_| {});
+        let frames = render::frames(&base, z, |_| {});
+        media::planar(&(0..4).map(|i| lora_video::output::image(&frames, i)).collect::<Vec<_>>())
+    };
+    let zero = render_cli(&dir, "zero", &["--strength", "0", "--seed", "5"]).unwrap();
+    assert!(psnr(&zero, &sampled(&r)) > 50.0, "strength 0 vs the base model: {:.2} dB", psnr(&zero, &sampled(&r)));
+    let bare = render_cli(&dir, "bare", &["--strength", "0", "--seed", "5", "--sketch", "off"]).unwrap();
+    let plain = sampled(&Render { sketch: None, ..r.clone() });
+    assert!(psnr(&bare, &plain) > 50.0, "strength 0 without a sketch vs the base model: {:.2} dB", psnr(&bare, &plain));
+
+    // The sketch: off renders the adapter alone; another clip's sketch changes the layout;
+    // the clip's own sketch is the decode.
+    let off = render_cli(&dir, "off", &["--sketch", "off"]).unwrap();
+    assert!(psnr(&off, &decoded) < 40.0, "--sketch off must change the frames");
+    let own = render_cli(&dir, "own", &["--sketch-from", fixture.to_str().unwrap()]).unwrap();
+    assert_eq!(own, decoded);
 
     // A merge with mix 0 is the first clip; with mix 1 it differs.
     let other = dir.join("other.lvc");
@@ -347,6 +392,12 @@ fn render_controls_change_only_the_decode() {
     assert!(psnr(&mix0, &decoded) > 40.0, "merge at mix 0 vs the clip: {:.2} dB", psnr(&mix0, &decoded));
     let mix1 = render_cli(&dir, "mix1", &["--merge", other.to_str().unwrap()]).unwrap();
     assert!(psnr(&mix1, &decoded) < 40.0, "a merge at mix 1 must change the frames");
+    let layout = render_cli(&dir, "layout", &["--sketch-from", other.to_str().unwrap()]).unwrap();
+    assert!(psnr(&layout, &decoded) < psnr(&layout, &render_cli(&dir, "tree", &["--sketch-from", other.to_str().unwrap(), "--strength", "0"]).unwrap()), "another clip's sketch leads the render");
+    let plain_clip = dir.join("plain.lvc");
+    encode(&opencv_clip("tree.avi"), &plain_clip, &dir.join("plain-src.y4m"), &["--sketch", "off", "--stage1", "2", "--stage2", "1"]);
+    let e = render_cli(&dir, "x", &["--sketch-from", plain_clip.to_str().unwrap()]).unwrap_err();
+    assert!(e.exit_code() == 1 && e.to_string().contains("no sketch"), "{e}");
 
     // Other lengths and sizes, where the model allows them.
     let long = dir.join("long.y4m");

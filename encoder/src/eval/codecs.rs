@@ -26,6 +26,12 @@ impl Codec {
         }
     }
 
+    /// The name of the codec coding at 1/`scale` size (scaled back up to score): `x264`,
+    /// `x264/2`, `x264/4`.
+    pub fn variant(self, scale: u32) -> String {
+        if scale == 1 { self.name().into() } else { format!("{}/{scale}", self.name()) }
+    }
+
     /// The CRF range, best quality first.
     pub fn crf_range(self) -> (u32, u32) {
         match self {
@@ -87,15 +93,19 @@ fn ivf_payload(bytes: &[u8]) -> Option<usize> {
     (at == bytes.len()).then_some(sum)
 }
 
-/// Encodes `source` (a y4m) with `codec` at `crf` into `dir`, and decodes it back.
-pub fn encode(codec: Codec, source: &Path, crf: u32, dir: &Path, size: (u32, u32)) -> Result<Encoded, CliError> {
+/// Encodes `source` (a y4m) with `codec` at `crf` into `dir`, at 1/`scale` of its size
+/// (area downscaling) when `scale` > 1, and decodes it back to `size` (bicubic).
+pub fn encode(codec: Codec, source: &Path, crf: u32, dir: &Path, size: (u32, u32), scale: u32) -> Result<Encoded, CliError> {
     let ext = match codec {
         Codec::X264 => "h264",
         Codec::X265 => "hevc",
         Codec::Svtav1 => "ivf",
     };
-    let file: PathBuf = dir.join(format!("{}-crf{crf}.{ext}", codec.name()));
+    let file: PathBuf = dir.join(format!("{}-s{scale}-crf{crf}.{ext}", codec.name()));
     let mut args = vec!["-i".to_string(), source.display().to_string(), "-pix_fmt".into(), "yuv420p".into()];
+    if scale > 1 {
+        args.extend(["-vf".into(), format!("scale=iw/{scale}:ih/{scale}:flags=area")]);
+    }
     args.extend(codec.args(crf));
     args.push(file.display().to_string());
     ffmpeg(&args)?;
@@ -104,7 +114,12 @@ pub fn encode(codec: Codec, source: &Path, crf: u32, dir: &Path, size: (u32, u32
         Codec::Svtav1 => ivf_payload(&bytes).ok_or_else(|| CliError::Tool(format!("{}: not an IVF file", file.display())))?,
         _ => bytes.len(),
     };
-    let raw = ffmpeg(&["-i".into(), file.display().to_string(), "-fps_mode".into(), "passthrough".into(), "-f".into(), "rawvideo".into(), "-pix_fmt".into(), "rgb24".into(), "-".into()])?;
+    let mut back = vec!["-i".into(), file.display().to_string(), "-fps_mode".into(), "passthrough".into()];
+    if scale > 1 {
+        back.extend(["-vf".into(), format!("scale={}:{}:flags=bicubic", size.0, size.1)]);
+    }
+    back.extend(["-f".into(), "rawvideo".into(), "-pix_fmt".into(), "rgb24".into(), "-".into()]);
+    let raw = ffmpeg(&back)?;
     let n = (size.0 * size.1 * 3) as usize;
     let frames = raw.chunks_exact(n).map(|c| RgbImage::from_raw(size.0, size.1, c.to_vec()).expect("frame size")).collect();
     Ok(Encoded { crf, payload, frames })
@@ -116,17 +131,18 @@ pub struct Search<'a> {
     source: &'a Path,
     dir: &'a Path,
     size: (u32, u32),
+    scale: u32,
     tried: BTreeMap<u32, Encoded>,
 }
 
 impl<'a> Search<'a> {
-    pub fn new(codec: Codec, source: &'a Path, dir: &'a Path, size: (u32, u32)) -> Self {
-        Self { codec, source, dir, size, tried: BTreeMap::new() }
+    pub fn new(codec: Codec, source: &'a Path, dir: &'a Path, size: (u32, u32), scale: u32) -> Self {
+        Self { codec, source, dir, size, scale, tried: BTreeMap::new() }
     }
 
     fn at(&mut self, crf: u32) -> Result<&Encoded, CliError> {
         if !self.tried.contains_key(&crf) {
-            let e = encode(self.codec, self.source, crf, self.dir, self.size)?;
+            let e = encode(self.codec, self.source, crf, self.dir, self.size, self.scale)?;
             self.tried.insert(crf, e);
         }
         Ok(&self.tried[&crf])

@@ -77,6 +77,9 @@ pub struct EvalArgs {
     /// Reference codecs.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "x264,x265,svtav1")]
     pub codecs: Vec<Codec>,
+    /// Each codec also codes at 1/N size (area-downscaled, scaled back up bicubic to score): `x264/2`, ...
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub scales: Vec<u32>,
     /// lora-video's inference-time scaling, as `encode --scaling` (0: off).
     #[arg(long, default_value_t = crate::scaling::DEFAULT_M)]
     pub scaling: u32,
@@ -261,17 +264,23 @@ pub(crate) struct Fit {
 }
 
 /// Latents, stage 1 and stage 2 once for a clip's frames.
-fn fit_clip(s: &Setup, images: &[RgbImage], fps: (u16, u16), seed: u32, preset: Preset) -> Result<Fit, CliError> {
+/// The sketch is chosen as `encode` chooses it (`sketch::choose`, with `budget`).
+fn fit_clip(s: &Setup, images: &[RgbImage], fps: (u16, u16), seed: u32, preset: Preset, sketch: crate::sketch::SketchChoice, budget: Option<usize>) -> Result<Fit, CliError> {
     let started = Instant::now();
     let steps = s.base.manifest.sampler.steps as u8;
-    let template = encode::template(&s.base, images, fps, seed, None, 1, steps, None)?;
+    let mut template = encode::template(&s.base, images, fps, seed, None, 1, steps, None)?;
+    // Room beside the header, a scaling section of the default size and the checksum.
+    let fixed = template.header_len() + lora_video_shared::format::CHECKSUM_LEN + 8;
+    let room = budget.map(|b| b.saturating_sub(fixed));
+    template.sketch = crate::sketch::choose(images, sketch, crate::sketch::START, s.base.config.cond_channels > 0, room)?;
     let z0 = encode::latents(&s.base, &s.taef2, images, &s.device);
     let ad = s.device.clone().autodiff();
     let denoiser = burn::module::Module::fork(s.base.denoiser.clone(), &ad);
     let map = render::lora_map(&s.base, &template, &ad).map_err(|e| CliError::Usage(e.to_string()))?;
     let cfg = encode::fit_config(preset, None, None, 0.03, encode::DEFAULT_LAMBDA, FitNoise::Decode, seed);
     let z0_ad = Tensor::<5>::from_data(z0.clone().into_data(), &ad);
-    let problem = Problem::new(&denoiser, &map, &z0_ad, render::latent_shape(&s.base, &template), &cfg);
+    let sketch = render::condition(&s.base, &Render::of(&template), &s.device).map_err(|e| CliError::Usage(e.to_string()))?;
+    let problem = Problem::new(&denoiser, &map, &z0_ad, sketch.as_ref(), render::latent_shape(&s.base, &template), &cfg);
     let (theta, loss1) = problem.continuous(|_| {}, &[], |_, _| {});
     let fitted = problem.fine_tune(theta, loss1, None, |_| {});
     Ok(Fit { template, z0, fitted, seconds: started.elapsed().as_secs_f64() })
@@ -280,7 +289,7 @@ fn fit_clip(s: &Setup, images: &[RgbImage], fps: (u16, u16), seed: u32, preset: 
 /// lora-video's points for one clip: one fit, then the quantiser step searched for each budget.
 fn lora_points(s: &Setup, spec: &ClipSpec, images: &[RgbImage], fps: (u16, u16), a: &EvalArgs, dir: &Path) -> Result<Vec<Row>, CliError> {
     let quiet = a.clips.quiet;
-    let Fit { template, z0, fitted, seconds: fit_s } = fit_clip(s, images, fps, a.clips.seed, a.preset)?;
+    let Fit { template, z0, fitted, seconds: fit_s } = fit_clip(s, images, fps, a.clips.seed, a.preset, crate::sketch::SketchChoice::Auto, a.bytes.iter().copied().min())?;
     let steps = template.sampler.steps;
     let scaling = crate::scaling::ScalingConfig::of_encode(a.scaling, None, 1.0, crate::scaling::Choose::Greedy, u64::from(a.clips.seed), steps)?;
     let scaled = lora_video_shared::format::Header { scaling: scaling.as_ref().map(|c| c.placeholder()), ..template.clone() };
@@ -318,10 +327,14 @@ fn lora_points(s: &Setup, spec: &ClipSpec, images: &[RgbImage], fps: (u16, u16),
 }
 
 /// Every codec's points for one clip, at lora-video's byte counts.
-fn codec_points(spec: &ClipSpec, source: &Path, images: &[RgbImage], size: (u32, u32), targets: &[usize], codecs: &[Codec], dir: &Path, quiet: bool) -> Result<Vec<Row>, CliError> {
+#[allow(clippy::too_many_arguments)]
+fn codec_points(spec: &ClipSpec, source: &Path, images: &[RgbImage], size: (u32, u32), targets: &[usize], codecs: &[Codec], scales: &[u32], dir: &Path, quiet: bool) -> Result<Vec<Row>, CliError> {
     let mut rows = Vec::new();
-    for &codec in codecs {
-        let mut search = Search::new(codec, source, dir, size);
+    for (codec, scale) in codecs.iter().flat_map(|&c| scales.iter().map(move |&s| (c, s))) {
+        if size.0 / scale < 16 || size.1 / scale < 16 || size.0 % (2 * scale) != 0 || size.1 % (2 * scale) != 0 {
+            return Err(CliError::Usage(format!("--scales {scale}: {}x{} does not divide into 4:2:0 frames of 16 pixels or more", size.0, size.1)));
+        }
+        let mut search = Search::new(codec, source, dir, size, scale);
         for &target in targets {
             let t = Instant::now();
             let (e, fits) = search.at_most(target)?;
@@ -330,7 +343,7 @@ fn codec_points(spec: &ClipSpec, source: &Path, images: &[RgbImage], size: (u32,
             }
             rows.push(Row {
                 clip: spec.name.clone(),
-                codec: codec.name().into(),
+                codec: codec.variant(scale),
                 target_bytes: target,
                 bytes: e.payload,
                 fits,
@@ -401,18 +414,19 @@ pub fn run_eval(a: &EvalArgs, out: &mut dyn Write) -> Result<(), CliError> {
         log(a.clips.quiet, format!("{}: {} frames at {}x{}", spec.name, images.len(), a.clips.size.0, a.clips.size.1));
         let mut rows = lora_points(&s, spec, &images, fps, a, &dir)?;
         let targets: Vec<usize> = rows.iter().filter(|r| r.codec == LORA).map(|r| r.bytes).collect();
-        rows.extend(codec_points(spec, &source, &images, a.clips.size, &targets, &a.codecs, &dir, a.clips.quiet)?);
+        rows.extend(codec_points(spec, &source, &images, a.clips.size, &targets, &a.codecs, &a.scales, &dir, a.clips.quiet)?);
         let csv: String = std::iter::once(CSV_HEADER.to_string()).chain(rows.iter().map(csv_line)).map(|l| l + "\n").collect();
         crate::io::write_atomic(&a.clips.out.join(format!("{}.csv", spec.name)), csv.as_bytes())?;
-        let names: Vec<&str> = std::iter::once(LORA).chain(a.codecs.iter().map(|c| c.name())).collect();
+        let variants = variants(a);
+        let names: Vec<&str> = std::iter::once(LORA).chain(variants.iter().map(String::as_str)).collect();
         for m in &METRICS {
             let series: Vec<plot::Series> = names.iter().map(|n| plot::Series { name: n.to_string(), points: curve_of(&rows, n, m).iter().map(|p| (p.bytes, p.quality)).collect() }).collect();
             let title = format!("{} ({} frames {}x{}): {}", spec.name, images.len(), a.clips.size.0, a.clips.size.1, m.key);
             plot::lines(&a.clips.out.join(format!("{}-{}.png", spec.name, m.key)), &title, "bytes", m.label, &series, true)?;
             let ours = curve_of(&rows, LORA, m);
-            for c in &a.codecs {
-                let theirs = curve_of(&rows, c.name(), m);
-                bds.push(Bd { clip: spec.name.clone(), codec: c.name().into(), metric: m.key.into(), bd_rate: bdrate::bd_rate(&theirs, &ours), bd_quality: bdrate::bd_quality(&theirs, &ours) });
+            for c in &variants {
+                let theirs = curve_of(&rows, c, m);
+                bds.push(Bd { clip: spec.name.clone(), codec: c.clone(), metric: m.key.into(), bd_rate: bdrate::bd_rate(&theirs, &ours), bd_quality: bdrate::bd_quality(&theirs, &ours) });
             }
         }
         all_rows.extend(rows);
@@ -424,6 +438,11 @@ pub fn run_eval(a: &EvalArgs, out: &mut dyn Write) -> Result<(), CliError> {
     write!(out, "{summary}").map_err(|source| CliError::Io { path: "<stdout>".into(), source })
 }
 
+/// Every codec at every scale, by name.
+fn variants(a: &EvalArgs) -> Vec<String> {
+    a.codecs.iter().flat_map(|c| a.scales.iter().map(move |&s| c.variant(s))).collect()
+}
+
 fn summary_markdown(a: &EvalArgs, clips: &[ClipSpec], rows: &[Row], bds: &[Bd]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "BD-rate of lora-video against each codec (percent more bytes for the same quality; n/a where the quality ranges do not overlap), and BD-quality (lora-video minus the codec at the same bytes). MS-SSIM in dB, -10 log10(1 - MS-SSIM).\n");
@@ -431,19 +450,31 @@ fn summary_markdown(a: &EvalArgs, clips: &[ClipSpec], rows: &[Row], bds: &[Bd]) 
     let _ = writeln!(s, "|------|-------|----------------:|--------------------:|----------------:|---------------:|-------------:|");
     let find = |clip: &str, codec: &str, metric: &str| bds.iter().find(|b| b.clip == clip && b.codec == codec && b.metric == metric);
     for spec in clips {
-        for c in &a.codecs {
-            let (ms, s2, ps) = (find(&spec.name, c.name(), "msssim"), find(&spec.name, c.name(), "ssimulacra2"), find(&spec.name, c.name(), "psnr"));
+        for c in &variants(a) {
+            let (ms, s2, ps) = (find(&spec.name, c, "msssim"), find(&spec.name, c, "ssimulacra2"), find(&spec.name, c, "psnr"));
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} |",
                 spec.name,
-                c.name(),
+                c,
                 fmt_opt(ms.and_then(|b| b.bd_rate), "%"),
                 fmt_opt(s2.and_then(|b| b.bd_rate), "%"),
                 fmt_opt(ms.and_then(|b| b.bd_quality), ""),
                 fmt_opt(s2.and_then(|b| b.bd_quality), ""),
                 fmt_opt(ps.and_then(|b| b.bd_quality), "")
             );
+        }
+    }
+    if a.scales.len() > 1 {
+        let _ = writeln!(s, "\nEach codec's best variant (of {}) at each of lora-video's sizes, among those within the bytes, by PSNR and by SSIMULACRA2:\n", a.scales.iter().map(|x| format!("1/{x}")).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(s, "| clip | bytes | codec | best PSNR dB (variant) | lora-video PSNR | best SSIMULACRA2 (variant) | lora-video SSIMULACRA2 |");
+        let _ = writeln!(s, "|------|------:|-------|----------------------:|----------------:|---------------------------:|-----------------------:|");
+        for ours in rows.iter().filter(|r| r.codec == LORA) {
+            for c in &a.codecs {
+                let theirs: Vec<&Row> = rows.iter().filter(|r| r.clip == ours.clip && r.target_bytes == ours.bytes && r.fits && (r.codec == c.name() || r.codec.starts_with(&format!("{}/", c.name())))).collect();
+                let best = |key: fn(&Row) -> f64| theirs.iter().max_by(|x, y| key(x).total_cmp(&key(y))).map_or("none fits".to_string(), |r| format!("{:.2} ({})", key(r), r.codec));
+                let _ = writeln!(s, "| {} | {} | {} | {} | {:.2} | {} | {:.2} |", ours.clip, ours.bytes, c.name(), best(|r| r.scores.psnr), ours.scores.psnr, best(|r| r.scores.ssimulacra2), ours.scores.ssimulacra2);
+            }
         }
     }
     let _ = writeln!(s, "\nEvery point (bytes: the whole .lvc for lora-video; the codec payload for the others):\n");
@@ -492,7 +523,7 @@ pub fn run_curve(a: &CurveArgs, out: &mut dyn Write) -> Result<(), CliError> {
             let map = render::lora_map(&s.base, &template, &ad).map_err(|e| CliError::Usage(e.to_string()))?;
             let cfg = encode::fit_config(Preset::Default, Some(total), Some(0), 0.03, encode::DEFAULT_LAMBDA, FitNoise::Decode, a.clips.seed);
             let z0_ad = Tensor::<5>::from_data(z0.clone().into_data(), &ad);
-            let problem = Problem::new(&denoiser, &map, &z0_ad, render::latent_shape(&s.base, &template), &cfg);
+            let problem = Problem::new(&denoiser, &map, &z0_ad, None, render::latent_shape(&s.base, &template), &cfg);
             let last_loss = std::cell::Cell::new(f64::NAN);
             let mut failed = None;
             problem.continuous(

@@ -15,6 +15,8 @@ use crate::package::{LatentNorm, Manifest, Package, PackageError, SamplerDefault
 
 pub const DENOISER_PREFIX: &str = "denoiser.";
 pub const TAEF2_DECODER_PREFIX: &str = "taef2.decoder.";
+/// A sketch model's package also holds TAEF2's encoder: the decoder encodes the sketch.
+pub const TAEF2_ENCODER_PREFIX: &str = "taef2.encoder.";
 
 /// The manifest's `architecture`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,6 +34,8 @@ pub enum ModelError {
     Architecture(serde_json::Error),
     #[error("latent normalisation must have {want} finite means and positive stds")]
     LatentNorm { want: usize },
+    #[error("a sketch model needs TAEF2's encoder in its package")]
+    MissingEncoder,
 }
 
 fn architecture(m: &Manifest) -> Result<Architecture, ModelError> {
@@ -49,10 +53,11 @@ pub fn denoiser_package(name: &str, config: &DenoiserConfig, w: &Weights, latent
     p
 }
 
-/// The `.lvm`: the denoiser's matrices in int8 per output channel, biases f32, and the
-/// TAEF2 decoder in f16. The same inputs give the same bytes.
-pub fn pack_base(denoiser: &Package, taef2_decoder: &Weights) -> Result<Package, ModelError> {
-    architecture(&denoiser.manifest)?;
+/// The `.lvm`: the denoiser's matrices in int8 per output channel, biases f32, the
+/// TAEF2 decoder in f16, and for a sketch model (cond_channels > 0) the TAEF2 encoder in
+/// f16. The same inputs give the same bytes.
+pub fn pack_base(denoiser: &Package, taef2_decoder: &Weights, taef2_encoder: &Weights) -> Result<Package, ModelError> {
+    let arch = architecture(&denoiser.manifest)?;
     let mut p = Package::new(denoiser.manifest.clone());
     for (name, t) in &denoiser.tensors {
         let values = t.to_f32();
@@ -61,6 +66,11 @@ pub fn pack_base(denoiser: &Package, taef2_decoder: &Weights) -> Result<Package,
     }
     for (name, shape, values) in taef2_decoder.iter() {
         p.insert(&format!("{TAEF2_DECODER_PREFIX}{name}"), Tensor::f16(shape, values));
+    }
+    if arch.denoiser.cond_channels > 0 {
+        for (name, shape, values) in taef2_encoder.iter() {
+            p.insert(&format!("{TAEF2_ENCODER_PREFIX}{name}"), Tensor::f16(shape, values));
+        }
     }
     Ok(p)
 }
@@ -74,6 +84,8 @@ pub struct BaseModel {
     pub config: DenoiserConfig,
     pub denoiser: Denoiser,
     pub decoder: taef2::Decoder,
+    /// TAEF2's encoder, in a sketch model's package.
+    pub encoder: Option<taef2::Encoder>,
 }
 
 impl BaseModel {
@@ -85,17 +97,39 @@ impl BaseModel {
         if latent.mean.len() != c || latent.std.len() != c || latent.std.iter().any(|s| !(*s > 0.0)) {
             return Err(ModelError::LatentNorm { want: c });
         }
+        let encoder = match config.cond_channels {
+            0 => None,
+            _ => {
+                let w = Weights::from_package(&package, TAEF2_ENCODER_PREFIX);
+                if w.is_empty() {
+                    return Err(ModelError::MissingEncoder);
+                }
+                Some(taef2::Encoder::load(&w, device)?)
+            }
+        };
         Ok(Self {
             sha256: sha256(bytes),
             config: config.clone(),
             denoiser: Denoiser::load(&config, &Weights::from_package(&package, DENOISER_PREFIX), device)?,
             decoder: taef2::Decoder::load(&Weights::from_package(&package, TAEF2_DECODER_PREFIX), device)?,
+            encoder,
             manifest: package.manifest,
         })
     }
 }
 
 impl BaseModel {
+    /// Frames [N, 3, H, W] in [0, 1] -> model-space latents [N, C, H/8, W/8]: TAEF2's
+    /// encoder, then the latent normalisation. The encoder CLI passes its own copy of
+    /// the encoder; a decoder uses the package's.
+    pub fn encode_with(&self, encoder: &taef2::Encoder, frames: BurnTensor<4>) -> BurnTensor<4> {
+        let device = frames.device();
+        let c = self.config.latent_channels;
+        let per_channel = |v: &[f32]| BurnTensor::<1>::from_data(TensorData::new(v.to_vec(), [c]), &device).reshape([1, c, 1, 1]);
+        let latent = &self.manifest.latent;
+        (encoder.forward(frames) - per_channel(&latent.mean)) / per_channel(&latent.std)
+    }
+
     /// Model-space latents [B, T, C, h, w] -> frames [B, T, 3, 8h, 8w] in [0, 1]: undo the
     /// latent normalisation, then TAEF2-decode every frame.
     pub fn decode(&self, z: BurnTensor<5>) -> BurnTensor<5> {

@@ -26,9 +26,20 @@ pub struct DenoiserConfig {
     pub mlp_ratio: usize,
     /// The default LoRA rank of clips made with this model.
     pub lora_rank: usize,
+    /// Channels of the sketch condition read beside the latent (SKETCH_CHANNELS), or 0
+    /// for an unconditional model. Absent from older manifests (0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cond_channels: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 const TIME_FEATURES: usize = 256;
+/// The sketch condition: the sketch's TAEF2 latents (model space) and a mask channel of
+/// ones; all zeros without a sketch (`render::condition`).
+pub const SKETCH_CHANNELS: usize = super::taef2::LATENT_CHANNELS + 1;
 /// Attention layers per block, in order, and the projections of each.
 const ATTENTIONS: [&str; 2] = ["spatial", "temporal"];
 const PROJECTIONS: [&str; 4] = ["q", "k", "v", "out"];
@@ -36,12 +47,17 @@ const PROJECTIONS: [&str; 4] = ["q", "k", "v", "out"];
 impl DenoiserConfig {
     /// The default base model: small enough to train on a CPU and to run in a browser.
     pub fn base() -> Self {
-        Self { latent_channels: 32, patch: 2, dim: 96, depth: 4, heads: 4, mlp_ratio: 4, lora_rank: 1 }
+        Self { latent_channels: 32, patch: 2, dim: 96, depth: 4, heads: 4, mlp_ratio: 4, lora_rank: 1, cond_channels: 0 }
+    }
+
+    /// The default base model conditioned on the sketch.
+    pub fn base_sketch() -> Self {
+        Self { cond_channels: SKETCH_CHANNELS, ..Self::base() }
     }
 
     /// The configuration the tests use: small enough for CI.
     pub fn tiny() -> Self {
-        Self { latent_channels: 32, patch: 2, dim: 48, depth: 2, heads: 2, mlp_ratio: 2, lora_rank: 1 }
+        Self { latent_channels: 32, patch: 2, dim: 48, depth: 2, heads: 2, mlp_ratio: 2, lora_rank: 1, cond_channels: 0 }
     }
 
     /// A new model for training: adaLN-zero, so every block starts as the identity.
@@ -56,9 +72,10 @@ impl DenoiserConfig {
         let linear = |i, o| LinearConfig::new(i, o).init(device);
         let zero = |i, o| LinearConfig::new(i, o).with_initializer(gates.clone()).init(device);
         let (d, tokens) = (self.dim, self.latent_channels * self.patch * self.patch);
+        let inputs = (self.latent_channels + self.cond_channels) * self.patch * self.patch;
         let attention = || Attention { q: linear(d, d), k: linear(d, d), v: linear(d, d), out: linear(d, d), heads: self.heads };
         Denoiser {
-            patch_in: linear(tokens, d),
+            patch_in: linear(inputs, d),
             time_in: linear(TIME_FEATURES, d),
             time_out: linear(d, d),
             blocks: (0..self.depth)
@@ -74,6 +91,7 @@ impl DenoiserConfig {
             patch_out: zero(d, tokens),
             patch: self.patch,
             channels: self.latent_channels,
+            cond_channels: self.cond_channels,
         }
     }
 
@@ -101,7 +119,7 @@ impl DenoiserConfig {
         let (d, t) = (self.dim as u64, frames as u64);
         let n = (h / self.patch * (w / self.patch)) as u64;
         let tokens = t * n;
-        let io = 2 * tokens * d * (self.latent_channels * self.patch * self.patch) as u64 * 2;
+        let io = 2 * tokens * d * ((2 * self.latent_channels + self.cond_channels) * self.patch * self.patch) as u64;
         let proj = 2 * 4 * d * d * tokens * 2;
         let mlp = 2 * 2 * d * d * self.mlp_ratio as u64 * tokens;
         let attn = 2 * 2 * tokens * d * (n + t);
@@ -196,6 +214,7 @@ pub struct Denoiser {
     patch_out: Linear,
     patch: usize,
     channels: usize,
+    cond_channels: usize,
 }
 
 impl Denoiser {
@@ -242,14 +261,34 @@ impl Denoiser {
     /// Velocity for latents x [B, T, C, h, w] at times t [B] in [0, 1]. `lora` is
     /// `LoraMap::factors` (16 per block) or None for the base model.
     pub fn forward(&self, x: Tensor<5>, t: Tensor<1>, lora: Option<&[Tensor<2>]>) -> Tensor<5> {
+        self.forward_cond(x, t, None, lora)
+    }
+
+    /// Sketch channels this model reads (0: unconditional).
+    pub fn cond_channels(&self) -> usize {
+        self.cond_channels
+    }
+
+    /// `forward` conditioned on `cond` [B, T, cond_channels, h, w] (`render::condition`).
+    /// No condition is all zeros, the input condition dropout trains for; an
+    /// unconditional model ignores `cond`.
+    pub fn forward_cond(&self, x: Tensor<5>, t: Tensor<1>, cond: Option<&Tensor<5>>, lora: Option<&[Tensor<2>]>) -> Tensor<5> {
         let [b, frames, c, h, w] = x.dims();
         let p = self.patch;
         let (hp, wp) = (h / p, w / p);
         let device = x.device();
+        let x = match self.cond_channels {
+            0 => x,
+            k => {
+                let cond = cond.cloned().unwrap_or_else(|| Tensor::zeros([b, frames, k, h, w], &device));
+                Tensor::cat(vec![x, cond], 2)
+            }
+        };
+        let ci = c + self.cond_channels;
         let tokens = x
-            .reshape([b * frames, c, hp, p, wp, p])
+            .reshape([b * frames, ci, hp, p, wp, p])
             .permute([0, 2, 4, 1, 3, 5])
-            .reshape([b, frames, hp * wp, c * p * p]);
+            .reshape([b, frames, hp * wp, ci * p * p]);
         let mut x = self.patch_in.forward(tokens);
         let d = x.dims()[3];
         x = x + positions(frames, hp, wp, d, &device).unsqueeze();

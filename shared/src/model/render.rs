@@ -7,9 +7,33 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::base::BaseModel;
 use super::lora::LoraMap;
-use super::sampler;
+use super::denoiser::SKETCH_CHANNELS;
+use super::sampler::{self, SketchInput};
 use crate::format::{FormatError, Header, Scaling};
 use crate::hashing::HashError;
+use crate::sketch::{self, Sketch};
+
+/// A sketch and the size of the clip it describes (its own clip's, or another's).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SketchOf {
+    pub sketch: Sketch,
+    pub width: usize,
+    pub height: usize,
+    pub frames: usize,
+}
+
+impl SketchOf {
+    /// The sketch a clip carries, if any.
+    pub fn of(header: &Header) -> Option<Self> {
+        header.sketch.clone().map(|sketch| Self { sketch, width: usize::from(header.width), height: usize::from(header.height), frames: usize::from(header.frames) })
+    }
+
+    /// The decoded keyframes and their geometry.
+    pub fn decode(&self) -> Result<(Vec<sketch::Keyframe>, sketch::Geometry), FormatError> {
+        let g = sketch::Geometry::new(self.width, self.height, self.frames, &self.sketch.params)?;
+        Ok((sketch::decode(&self.sketch, self.width, self.height, self.frames)?, g))
+    }
+}
 
 /// What a render may change without changing the stored clip. `Render::of(header)` is
 /// the decode the encoder fitted; any other value re-renders the stored function.
@@ -27,6 +51,8 @@ pub struct Render {
     pub height: usize,
     /// The clip's inference-time scaling choices, replayed by the sampler.
     pub scaling: Option<Scaling>,
+    /// The sketch the denoiser is conditioned on (None: no sketch).
+    pub sketch: Option<SketchOf>,
 }
 
 impl Render {
@@ -40,6 +66,7 @@ impl Render {
             width: usize::from(header.width),
             height: usize::from(header.height),
             scaling: header.scaling.clone(),
+            sketch: SketchOf::of(header),
         }
     }
 }
@@ -55,6 +82,8 @@ pub struct Controls {
     /// (width, height)
     pub size: Option<(usize, usize)>,
     pub mix: Option<f32>,
+    /// Some(None): no sketch; Some(Some(s)): another clip's sketch.
+    pub sketch: Option<Option<SketchOf>>,
 }
 
 impl Controls {
@@ -69,6 +98,7 @@ impl Controls {
             frames: self.frames.unwrap_or(r.frames),
             width,
             height,
+            sketch: self.sketch.clone().unwrap_or(r.sketch),
             ..r
         }
     }
@@ -186,7 +216,32 @@ pub fn latents_merged(model: &BaseModel, header: &Header, theta: &[f32], render:
     let shape = render_shape(model, render);
     // Scaling choices belong to the stored step count; another count replays none.
     let scaling = render.scaling.as_ref().filter(|_| render.steps == usize::from(header.sampler.steps));
-    Ok(sampler::sample_scaled(&model.denoiser, Some(&factors), shape, render.steps, render.shift, render.seed, scaling, device, on_step))
+    let sketch = condition(model, render, device)?;
+    Ok(sampler::sample_scaled(&model.denoiser, Some(&factors), sketch.as_ref(), shape, render.steps, render.shift, render.seed, scaling, device, on_step))
+}
+
+/// What a render's sketch gives the sampler (`sampler::SketchInput`): each decoded
+/// keyframe upsampled to the render's size (`sketch::upsample_rgb`), encoded by the
+/// package's TAEF2 encoder into model space, blended in time to the render's frames
+/// (`sketch::frame_weights`); the condition is those latents and a channel of ones.
+/// None without a sketch or for a model that reads none.
+pub fn condition(model: &BaseModel, render: &Render, device: &Device) -> Result<Option<SketchInput>, RenderError> {
+    let Some(s) = render.sketch.as_ref().filter(|_| model.config.cond_channels == SKETCH_CHANNELS) else { return Ok(None) };
+    let encoder = model.encoder.as_ref().ok_or(RenderError::Unsupported { what: "sketch", value: "present".into(), why: "the base model has no TAEF2 encoder".into() })?;
+    let (keyframes, g) = s.decode()?;
+    let (w, h) = (render.width, render.height);
+    let cell = (g.cell as f32 * w as f32 / s.width as f32, g.cell as f32 * h as f32 / s.height as f32);
+    let images: Vec<f32> = keyframes.iter().flat_map(|kf| sketch::upsample_rgb(kf, cell, w, h)).collect();
+    let z = model.encode_with(encoder, Tensor::from_data(TensorData::new(images, [keyframes.len(), 3, h, w]), device));
+    let [_, c, lh, lw] = z.dims();
+    let frame = |i: usize| z.clone().slice([i..i + 1, 0..c, 0..lh, 0..lw]);
+    let frames: Vec<Tensor<4>> = sketch::frame_weights(&g, render.frames)
+        .into_iter()
+        .map(|(a, b, u)| if u == 0.0 { frame(a) } else { frame(a).mul_scalar(1.0 - u) + frame(b).mul_scalar(u) })
+        .collect();
+    let start = Tensor::cat(frames, 0).unsqueeze_dim::<5>(0);
+    let cond = Tensor::cat(vec![start.clone(), Tensor::ones([1, render.frames, 1, lh, lw], device)], 2);
+    Ok(Some(SketchInput { cond, start, t0: s.sketch.t0() }))
 }
 
 /// Decoded frames: `count` frames of `width` x `height`, RGB8 interleaved, frame after frame.

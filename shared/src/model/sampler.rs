@@ -13,13 +13,37 @@ use crate::noise::{self, Stream};
 /// Times t_0 = 1 > t_1 > ... > t_steps = 0: s = 1 - i/steps, t = shift s / (1 + (shift - 1) s).
 /// A shift above 1 spends more steps at high noise.
 pub fn schedule(steps: usize, shift: f32) -> Vec<f32> {
-    let shift = f64::from(shift);
+    schedule_from(steps, shift, 1.0)
+}
+
+/// The schedule from t_0 = t0 down to 0: the same curve, s = s0 (1 - i/steps) with s0 the
+/// s whose t is t0, s0 = t0 / (shift - (shift - 1) t0).
+pub fn schedule_from(steps: usize, shift: f32, t0: f32) -> Vec<f32> {
+    let (shift, t0) = (f64::from(shift), f64::from(t0));
+    let s0 = t0 / (shift - (shift - 1.0) * t0);
     (0..=steps)
         .map(|i| {
-            let s = 1.0 - i as f64 / steps as f64;
+            let s = s0 * (1.0 - i as f64 / steps as f64);
             (shift * s / (1.0 + (shift - 1.0) * s)) as f32
         })
         .collect()
+}
+
+/// What a clip's sketch gives the sampler: the denoiser's condition [B, T, cond, h, w],
+/// the sketch's latents [B, T, C, h, w] (model space), and the start time t0: the decode
+/// leaves from x_t0 = (1 - t0) start + t0 e instead of pure noise.
+#[derive(Clone, Debug)]
+pub struct SketchInput {
+    pub cond: Tensor<5>,
+    pub start: Tensor<5>,
+    pub t0: f32,
+}
+
+impl SketchInput {
+    /// The schedule of a sampler with this input (`None`: from t = 1).
+    pub fn schedule(input: Option<&Self>, steps: usize, shift: f32) -> Vec<f32> {
+        schedule_from(steps, shift, input.map_or(1.0, |s| s.t0))
+    }
 }
 
 /// The initial noise x_1 of shape [B, T, C, h, w]: elements 0.. of stream `Initial`
@@ -29,11 +53,13 @@ pub fn initial_noise(shape: [usize; 5], seed: u64, device: &Device) -> Tensor<5>
     Tensor::from_data(TensorData::new(noise::gaussian_vec(seed, Stream::Initial, n), shape), device)
 }
 
-/// Runs `steps` Euler steps from the seeded noise; `on_step(i)` after each step.
+/// Runs `steps` Euler steps from the seeded noise, or from the sketch's latents noised to
+/// its t0 and conditioned on it where given; `on_step(i)` after each step.
 #[allow(clippy::too_many_arguments)]
 pub fn sample(
     model: &Denoiser,
     lora: Option<&[Tensor<2>]>,
+    sketch: Option<&SketchInput>,
     shape: [usize; 5],
     steps: usize,
     shift: f32,
@@ -41,7 +67,7 @@ pub fn sample(
     device: &Device,
     on_step: impl FnMut(usize),
 ) -> Tensor<5> {
-    sample_scaled(model, lora, shape, steps, shift, seed, None, device, on_step)
+    sample_scaled(model, lora, sketch, shape, steps, shift, seed, None, device, on_step)
 }
 
 /// Noise fraction s of a stochastic step from t down to t_next: min(1, eta sqrt(t - t_next)).
@@ -75,6 +101,7 @@ pub fn candidate_noise(shape: [usize; 5], seed: u64, step: usize, index: u32, de
 pub fn sample_scaled(
     model: &Denoiser,
     lora: Option<&[Tensor<2>]>,
+    sketch: Option<&SketchInput>,
     shape: [usize; 5],
     steps: usize,
     shift: f32,
@@ -85,7 +112,7 @@ pub fn sample_scaled(
 ) -> Tensor<5> {
     let stored = |i: usize| scaling.and_then(|sc| sc.steps.iter().find(|s| usize::from(s.step) == i)).map(|s| u32::from(s.choice));
     let eta = scaling.map_or(0.0, |sc| sc.eta);
-    sample_choosing(model, lora, shape, steps, shift, seed, eta, |i| stored(i).is_some(), |i, _, _| stored(i).unwrap_or(0), device, on_step)
+    sample_choosing(model, lora, sketch, shape, steps, shift, seed, eta, |i| stored(i).is_some(), |i, _, _| stored(i).unwrap_or(0), device, on_step)
 }
 
 /// The sampler loop every scaled decode and the encoder's search share. Steps for which
@@ -97,6 +124,7 @@ pub fn sample_scaled(
 pub fn sample_choosing(
     model: &Denoiser,
     lora: Option<&[Tensor<2>]>,
+    sketch: Option<&SketchInput>,
     shape: [usize; 5],
     steps: usize,
     shift: f32,
@@ -107,11 +135,16 @@ pub fn sample_choosing(
     device: &Device,
     mut on_step: impl FnMut(usize),
 ) -> Tensor<5> {
-    let ts = schedule(steps, shift);
-    let mut x = initial_noise(shape, seed, device);
+    let ts = SketchInput::schedule(sketch, steps, shift);
+    let noise = initial_noise(shape, seed, device);
+    let mut x = match sketch {
+        Some(s) => s.start.clone().mul_scalar(1.0 - s.t0) + noise.mul_scalar(s.t0),
+        None => noise,
+    };
+    let cond = sketch.map(|s| &s.cond);
     for i in 0..steps {
         let t = Tensor::<1>::from_data(TensorData::new(vec![ts[i]; shape[0]], [shape[0]]), device);
-        let v = model.forward(x.clone(), t, lora);
+        let v = model.forward_cond(x.clone(), t, cond, lora);
         x = if scaled(i) {
             let s = noise_fraction(eta, ts[i], ts[i + 1]);
             let c = ts[i + 1] * s;

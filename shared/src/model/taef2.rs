@@ -163,6 +163,19 @@ pub fn decoder_flops(h: usize, w: usize) -> u64 {
     f + conv(c, 3, 3, px * 64)
 }
 
+/// FLOPs (2 per multiply-add) of encoding one H x W frame (h x w latent, H = 8h), conv by conv.
+pub fn encoder_flops(h: usize, w: usize) -> u64 {
+    let conv = |cin: u64, cout: u64, k: u64, px: usize| 2 * cin * cout * k * k * px as u64;
+    let c = C as u64;
+    let block = |px: usize, pooled: bool| 3 * conv(c, c, 3, px) + if pooled { 2 * conv(c, 4 * c, 1, px) } else { 0 };
+    let full = h * w * 64;
+    let mut f = conv(3, c, 3, full) + block(full, false);
+    for (px, pooled) in [(full / 4, false), (full / 16, false), (full / 64, true)] {
+        f += conv(c, c, 3, px) + 3 * block(px, pooled);
+    }
+    f + conv(c, LATENT_CHANNELS as u64, 3, h * w)
+}
+
 /// Nearest-neighbour upsampling by 2.
 fn upsample2(x: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();

@@ -6,6 +6,7 @@ use lora_video_shared::format::*;
 use lora_video_shared::noise::{self, Stream};
 use lora_video_shared::package::sha256;
 use lora_video_shared::quant;
+use lora_video_shared::sketch::{self, Geometry, Keyframe, Sketch, SketchParams};
 
 pub fn symbols(k: usize) -> Vec<i32> {
     let theta: Vec<f32> = noise::gaussian_vec(11, Stream::Initial, k).iter().map(|z| z * 0.03).collect();
@@ -25,10 +26,36 @@ pub fn minimal_clip() -> Bitstream {
         lora: Lora { rank: 1, targets: LoraTargets::AttentionQkvo, hash_seed: 7, k: 4096 },
         quant_step: 0.01,
         prior: Prior::fit(PriorKind::Laplace, &q),
+        sketch: None,
         scaling: None,
         metadata: None,
     };
     Bitstream::encode(header, &q).unwrap()
+}
+
+/// A synthetic RGB8 clip: gradients that drift frame by frame.
+pub fn test_frames(w: usize, h: usize, t: usize) -> Vec<Vec<u8>> {
+    (0..t)
+        .map(|f| {
+            (0..w * h)
+                .flat_map(|p| {
+                    let (x, y) = (p % w, p / w);
+                    [((x + 3 * f) * 255 / (w + 3 * t)) as u8, ((y * 180) / h + 40) as u8, (((x / 16 + y / 16) % 2) * 120 + f * 4) as u8]
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The sketch the golden files hold: `test_frames(256, 256, 16)` at 16-pixel cells, 3
+/// keyframes, steps 6 and 10; and its decoded keyframes.
+pub fn test_sketch() -> (Sketch, Vec<Keyframe>) {
+    let (w, h, t) = (256, 256, 16);
+    let p = SketchParams { cell_log2: 4, keyframes: 3, q_luma: 6, q_chroma: 10 };
+    let g = Geometry::new(w, h, t, &p).unwrap();
+    let frames = test_frames(w, h, t);
+    let targets: Vec<Keyframe> = g.keyframe_times().iter().map(|&k| sketch::thumbnail(&frames[k], w, h, &g)).collect();
+    sketch::encode(&g, p, 191, &targets)
 }
 
 /// Every section present.
@@ -38,6 +65,7 @@ pub fn full_clip() -> Bitstream {
     b.header.lora.k = 1024;
     b.header.prior = Prior::fit(PriorKind::Gaussian, &q);
     b.header.sampler.steps = 12;
+    b.header.sketch = Some(test_sketch().0);
     b.header.scaling = Some(Scaling {
         m_log2: 6,
         eta: 0.5,

@@ -1,0 +1,521 @@
+//! The visual caption ("sketch", SPEC.md "Sketch"): a coarse coded thumbnail of the clip
+//! that the denoiser conditions on.
+//!
+//! `keyframes` YCbCr thumbnails: luma on cells of `cell` x `cell` pixels, chroma on cells
+//! twice as large. Each sample is predicted from decoded ones (MED in the first keyframe,
+//! MED on the difference to the previous keyframe after it), the residual quantised with
+//! step q, and coded with constriction's ANS under a Laplace whose scale grows with the
+//! neighbouring residuals. Everything up to the decoded planes is integer arithmetic.
+//! A decoder upsamples each decoded keyframe to an RGB image (`upsample_rgb`, f32), which
+//! the model side encodes with TAEF2 into the latents the denoiser starts from and is
+//! conditioned on (`model::render::condition`).
+
+use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
+use constriction::stream::stack::DefaultAnsCoder;
+use constriction::stream::{Decode, Encode};
+
+use crate::entropy::{Prior, PriorKind};
+
+/// Cells of 8 (2^3) to 256 (2^8) pixels.
+pub const MIN_CELL_LOG2: u8 = 3;
+pub const MAX_CELL_LOG2: u8 = 8;
+pub const MAX_KEYFRAMES: u8 = 64;
+pub const MAX_Q: u8 = 128;
+/// Most samples one sketch may hold (all keyframes, all planes).
+pub const MAX_SAMPLES: usize = 1 << 20;
+/// Largest payload in bytes (a multiple of 4).
+pub const MAX_PAYLOAD: usize = 32768;
+/// Contexts: min(|left residual| + |up residual|, CONTEXTS - 1).
+pub const CONTEXTS: usize = 9;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SketchError {
+    #[error("sketch {field} = {value} is out of range ({allowed})")]
+    OutOfRange { field: &'static str, value: u64, allowed: &'static str },
+    #[error("sketch payload is corrupt: {0}")]
+    Corrupt(&'static str),
+}
+
+fn range(field: &'static str, value: impl Into<u64>, allowed: &'static str) -> SketchError {
+    SketchError::OutOfRange { field, value: value.into(), allowed }
+}
+
+/// How a sketch samples and quantises the clip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SketchParams {
+    /// Luma cell side 2^cell_log2 pixels (chroma: twice that).
+    pub cell_log2: u8,
+    pub keyframes: u8,
+    pub q_luma: u8,
+    pub q_chroma: u8,
+}
+
+/// A coded sketch: its parameters, the sampler's start time t0 = start/255 (the decode
+/// starts from the sketch's latents noised to t0), the Laplace base scales (luma, chroma;
+/// b = scale/32 times 1 + context) and the ANS payload.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Sketch {
+    pub params: SketchParams,
+    pub start: u8,
+    pub scale: [u8; 2],
+    #[serde(skip)]
+    pub payload: Vec<u8>,
+}
+
+/// Bytes of the section without its payload.
+pub const SECTION_HEADER: usize = 9;
+
+impl Sketch {
+    /// Bytes of the section in a file.
+    pub fn section_len(&self) -> usize {
+        SECTION_HEADER + self.payload.len()
+    }
+
+    /// The sampler's start time t0 in (0, 1].
+    pub fn t0(&self) -> f32 {
+        f32::from(self.start) / 255.0
+    }
+}
+
+/// One plane's samples, row-major.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plane {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<u8>,
+}
+
+/// A keyframe: Y, Cb, Cr.
+pub type Keyframe = [Plane; 3];
+
+/// Where the samples of a sketch lie, for a clip of `width` x `height` x `frames`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub frames: usize,
+    /// Luma cell side in pixels.
+    pub cell: usize,
+    pub luma: (usize, usize),
+    pub chroma: (usize, usize),
+    pub keyframes: usize,
+}
+
+impl Geometry {
+    /// Checks `p` against the limits and the clip.
+    pub fn new(width: usize, height: usize, frames: usize, p: &SketchParams) -> Result<Self, SketchError> {
+        if !(MIN_CELL_LOG2..=MAX_CELL_LOG2).contains(&p.cell_log2) {
+            return Err(range("cell_log2", p.cell_log2, "3..=8"));
+        }
+        if p.keyframes == 0 || p.keyframes > MAX_KEYFRAMES || usize::from(p.keyframes) > frames {
+            return Err(range("keyframes", p.keyframes, "1..=64, at most the frame count"));
+        }
+        for (field, q) in [("q_luma", p.q_luma), ("q_chroma", p.q_chroma)] {
+            if q == 0 || q > MAX_Q {
+                return Err(range(field, q, "1..=128"));
+            }
+        }
+        Ok(Self::of_cell(width, height, frames, 1 << p.cell_log2, usize::from(p.keyframes)))
+    }
+
+    /// The geometry for any cell side (training uses cells of 1 on thumbnails).
+    pub fn of_cell(width: usize, height: usize, frames: usize, cell: usize, keyframes: usize) -> Self {
+        let luma = (width.div_ceil(cell), height.div_ceil(cell));
+        Self { frames, cell, luma, chroma: (luma.0.div_ceil(2), luma.1.div_ceil(2)), keyframes }
+    }
+
+    pub fn samples(&self) -> usize {
+        self.keyframes * (self.luma.0 * self.luma.1 + 2 * self.chroma.0 * self.chroma.1)
+    }
+
+    /// The frame each keyframe shows: round(k (frames - 1) / (keyframes - 1)); one
+    /// keyframe shows the middle frame (frames - 1) / 2.
+    pub fn keyframe_times(&self) -> Vec<usize> {
+        let (n, t) = (self.keyframes, self.frames);
+        if n == 1 {
+            return vec![(t - 1) / 2];
+        }
+        (0..n).map(|k| (2 * k * (t - 1) + (n - 1)) / (2 * (n - 1))).collect()
+    }
+}
+
+/// RGB -> YCbCr (JPEG full range, 8-bit fixed point).
+pub fn ycbcr(r: i32, g: i32, b: i32) -> [u8; 3] {
+    let y = (77 * r + 150 * g + 29 * b + 128) >> 8;
+    let cb = ((-43 * r - 85 * g + 128 * b + 128) >> 8) + 128;
+    let cr = ((128 * r - 107 * g - 21 * b + 128) >> 8) + 128;
+    [y, cb, cr].map(|v| v.clamp(0, 255) as u8)
+}
+
+/// YCbCr -> RGB (the inverse of `ycbcr`, 8-bit fixed point).
+pub fn rgb(y: i32, cb: i32, cr: i32) -> [u8; 3] {
+    let (cb, cr) = (cb - 128, cr - 128);
+    [y + ((359 * cr + 128) >> 8), y - ((88 * cb + 183 * cr + 128) >> 8), y + ((454 * cb + 128) >> 8)].map(|v| v.clamp(0, 255) as u8)
+}
+
+/// The thumbnail of one RGB8 frame (interleaved, `width` x `height`): each cell the
+/// rounded mean of the pixels it covers, then YCbCr; chroma from cells twice as large.
+pub fn thumbnail(rgb8: &[u8], width: usize, height: usize, g: &Geometry) -> Keyframe {
+    let plane = |(gw, gh): (usize, usize), cell: usize, channels: &dyn Fn([i32; 3]) -> u8| {
+        let mut data = Vec::with_capacity(gw * gh);
+        for cy in 0..gh {
+            for cx in 0..gw {
+                let (mut sum, mut n) = ([0i64; 3], 0i64);
+                for y in cy * cell..((cy + 1) * cell).min(height) {
+                    for x in cx * cell..((cx + 1) * cell).min(width) {
+                        let p = &rgb8[(y * width + x) * 3..][..3];
+                        for c in 0..3 {
+                            sum[c] += i64::from(p[c]);
+                        }
+                        n += 1;
+                    }
+                }
+                let n = n.max(1);
+                data.push(channels(sum.map(|s| ((2 * s + n) / (2 * n)) as i32)));
+            }
+        }
+        Plane { width: gw, height: gh, data }
+    };
+    let c = g.cell;
+    [
+        plane(g.luma, c, &|[r, gg, b]| ycbcr(r, gg, b)[0]),
+        plane(g.chroma, 2 * c, &|[r, gg, b]| ycbcr(r, gg, b)[1]),
+        plane(g.chroma, 2 * c, &|[r, gg, b]| ycbcr(r, gg, b)[2]),
+    ]
+}
+
+/// Median edge detector (LOCO-I) of left a, up b, up-left c.
+fn med(a: i32, b: i32, c: i32) -> i32 {
+    if c >= a.max(b) {
+        a.min(b)
+    } else if c <= a.min(b) {
+        a.max(b)
+    } else {
+        a + b - c
+    }
+}
+
+/// Largest residual symbol magnitude at step q.
+pub fn max_symbol(q: u8) -> i32 {
+    255 / i32::from(q) + 1
+}
+
+/// round((d) / q), halves away from zero.
+fn quantise(d: i32, q: i32) -> i32 {
+    if d >= 0 { (2 * d + q) / (2 * q) } else { -((-2 * d + q) / (2 * q)) }
+}
+
+/// One residual the coder sees: symbol, context, plane kind (0 luma, 1 chroma).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Residual {
+    pub symbol: i32,
+    pub context: usize,
+    pub chroma: bool,
+}
+
+/// The coding loop both sides share: keyframe by keyframe, planes Y, Cb, Cr, samples in
+/// raster order. `residual(pred, context, chroma, index)` gives each symbol (the
+/// encoder quantises its target; the decoder pops the payload); the samples are rebuilt
+/// from the prediction as `clamp(pred + symbol q)`.
+fn code<E>(g: &Geometry, p: &SketchParams, mut residual: impl FnMut(i32, usize, bool, usize, usize) -> Result<i32, E>) -> Result<Vec<Keyframe>, E> {
+    let mut out: Vec<Keyframe> = Vec::with_capacity(g.keyframes);
+    for k in 0..g.keyframes {
+        let mut planes = Vec::with_capacity(3);
+        for c in 0..3 {
+            let (w, h) = if c == 0 { g.luma } else { g.chroma };
+            let (chroma, q) = (c > 0, i32::from(if c == 0 { p.q_luma } else { p.q_chroma }));
+            let prev = out.last().map(|kf| &kf[c].data);
+            let mut cur = vec![0u8; w * h];
+            let mut sym = vec![0i32; w * h];
+            for y in 0..h {
+                for x in 0..w {
+                    let i = y * w + x;
+                    let at = |v: &[u8], j: usize| i32::from(v[j]);
+                    // Values of the field predicted: the samples, or their change since
+                    // the previous keyframe.
+                    let field = |j: usize| at(&cur, j) - prev.map_or(0, |pv| at(pv, j));
+                    let base = prev.map_or(0, |pv| at(pv, i));
+                    let spatial = match (x, y) {
+                        (0, 0) => if prev.is_some() { 0 } else { 128 },
+                        (_, 0) => field(i - 1),
+                        (0, _) => field(i - w),
+                        _ => med(field(i - 1), field(i - w), field(i - w - 1)),
+                    };
+                    let pred = (base + spatial).clamp(0, 255);
+                    let ctx = if x > 0 { sym[i - 1].abs() } else { 0 } + if y > 0 { sym[i - w].abs() } else { 0 };
+                    let s = residual(pred, (ctx as usize).min(CONTEXTS - 1), chroma, k * 3 + c, i)?;
+                    sym[i] = s;
+                    cur[i] = (pred + s * q).clamp(0, 255) as u8;
+                }
+            }
+            planes.push(Plane { width: w, height: h, data: cur });
+        }
+        out.push(planes.try_into().expect("three planes"));
+    }
+    Ok(out)
+}
+
+/// Closed-loop quantisation of `targets` (one keyframe each): the residual symbols in
+/// coding order and the keyframes the decoder will rebuild.
+pub fn quantise_keyframes(g: &Geometry, p: &SketchParams, targets: &[Keyframe]) -> (Vec<Residual>, Vec<Keyframe>) {
+    let mut res = Vec::with_capacity(g.samples());
+    let decoded = code::<()>(g, p, |pred, context, chroma, plane, i| {
+        let q = i32::from(if chroma { p.q_chroma } else { p.q_luma });
+        let t = i32::from(targets[plane / 3][plane % 3].data[i]);
+        let m = max_symbol(if chroma { p.q_chroma } else { p.q_luma });
+        let symbol = quantise(t - pred, q).clamp(-m, m);
+        res.push(Residual { symbol, context, chroma });
+        Ok(symbol)
+    })
+    .expect("the encoder's loop cannot fail");
+    (res, decoded)
+}
+
+/// The Laplace of context `ctx` for a plane kind: b = scale / 32 * (1 + ctx) steps over
+/// -max..=max (`entropy::Prior::table`).
+fn prior(scale: u8, ctx: usize, q: u8) -> Prior {
+    let m = max_symbol(q) as i16;
+    Prior { kind: PriorKind::Laplace, scale: f32::from(scale.max(1)) / 32.0 * (1 + ctx) as f32, min: -m, max: m }
+}
+
+/// The entropy models of one plane kind, by context.
+fn models(scale: u8, q: u8) -> Vec<DefaultContiguousCategoricalEntropyModel> {
+    (0..CONTEXTS)
+        .map(|ctx| {
+            let table = prior(scale, ctx, q).table().expect("valid prior");
+            DefaultContiguousCategoricalEntropyModel::from_nonzero_fixed_point_probabilities(&table, false).expect("valid table")
+        })
+        .collect()
+}
+
+/// Ideal bits of the residuals of one plane kind under base scale `scale`.
+fn bits(res: &[Residual], chroma: bool, scale: u8, q: u8) -> f64 {
+    let tables: Vec<Vec<u32>> = (0..CONTEXTS).map(|c| prior(scale, c, q).table().expect("valid prior")).collect();
+    let m = max_symbol(q);
+    res.iter()
+        .filter(|r| r.chroma == chroma)
+        .map(|r| f64::from(crate::entropy::PRECISION) - libm::log2(f64::from(tables[r.context][(r.symbol + m) as usize])))
+        .sum()
+}
+
+/// Scales the encoder tries for each plane kind.
+const SCALES: [u8; 16] = [1, 2, 3, 4, 6, 8, 11, 16, 22, 32, 45, 64, 90, 128, 181, 255];
+
+/// Codes `targets` (one thumbnail per keyframe, `thumbnail`) with `params`: the sketch
+/// and the keyframes a decoder rebuilds from it.
+pub fn encode(g: &Geometry, params: SketchParams, start: u8, targets: &[Keyframe]) -> (Sketch, Vec<Keyframe>) {
+    let (res, decoded) = quantise_keyframes(g, &params, targets);
+    let best = |chroma: bool, q: u8| *SCALES.iter().min_by(|&&a, &&b| bits(&res, chroma, a, q).total_cmp(&bits(&res, chroma, b, q))).expect("scales");
+    let scale = [best(false, params.q_luma), best(true, params.q_chroma)];
+    let (luma, chroma) = (models(scale[0], params.q_luma), models(scale[1], params.q_chroma));
+    let mut coder = DefaultAnsCoder::new();
+    for r in res.iter().rev() {
+        let (m, q) = if r.chroma { (&chroma, params.q_chroma) } else { (&luma, params.q_luma) };
+        coder.encode_symbol((r.symbol + max_symbol(q)) as usize, &m[r.context]).expect("symbol in range");
+    }
+    let words = coder.into_compressed().expect("ANS flush");
+    let payload = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    (Sketch { params, start, scale, payload }, decoded)
+}
+
+/// Decodes a sketch of a `width` x `height` x `frames` clip to its keyframes.
+pub fn decode(s: &Sketch, width: usize, height: usize, frames: usize) -> Result<Vec<Keyframe>, SketchError> {
+    let g = Geometry::new(width, height, frames, &s.params)?;
+    check(s, &g)?;
+    let p = &s.params;
+    let (luma, chroma) = (models(s.scale[0], p.q_luma), models(s.scale[1], p.q_chroma));
+    let words: Vec<u32> = s.payload.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let mut coder = DefaultAnsCoder::from_compressed(words).map_err(|_| SketchError::Corrupt("last word is zero"))?;
+    let out = code(&g, p, |_, ctx, is_chroma, _, _| {
+        let (m, q) = if is_chroma { (&chroma, p.q_chroma) } else { (&luma, p.q_luma) };
+        let i = coder.decode_symbol(&m[ctx]).map_err(|_| SketchError::Corrupt("ANS decoding failed"))?;
+        Ok(i as i32 - max_symbol(q))
+    })?;
+    if !coder.is_empty() {
+        return Err(SketchError::Corrupt("data left after the last symbol"));
+    }
+    Ok(out)
+}
+
+/// Checks a sketch's fields against the limits and the clip's geometry.
+pub fn check(s: &Sketch, g: &Geometry) -> Result<(), SketchError> {
+    if g.samples() > MAX_SAMPLES {
+        return Err(range("samples", g.samples() as u64, "at most 2^20"));
+    }
+    if s.scale.contains(&0) {
+        return Err(range("scale", 0u8, "1..=255"));
+    }
+    if s.start == 0 {
+        return Err(range("start", 0u8, "1..=255"));
+    }
+    if s.payload.len() > MAX_PAYLOAD || s.payload.len() % 4 != 0 {
+        return Err(range("payload_len", s.payload.len() as u64, "a multiple of 4, at most 32768"));
+    }
+    Ok(())
+}
+
+/// Bilinear sample of `plane` (cells of `cell` = (x, y) units) at the centre of unit (x, y):
+/// grid coordinate (x + 0.5) / cell - 0.5, clamped to the grid.
+fn sample(plane: &Plane, (cx, cy): (f32, f32), x: usize, y: usize) -> f32 {
+    let coord = |v: usize, cell: f32, n: usize| ((v as f32 + 0.5) / cell - 0.5).clamp(0.0, (n - 1) as f32);
+    let (gx, gy) = (coord(x, cx, plane.width), coord(y, cy, plane.height));
+    let (x0, y0) = (gx.floor() as usize, gy.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(plane.width - 1), (y0 + 1).min(plane.height - 1));
+    let (fx, fy) = (gx - x0 as f32, gy - y0 as f32);
+    let v = |xx: usize, yy: usize| f32::from(plane.data[yy * plane.width + xx]);
+    let top = v(x0, y0) * (1.0 - fx) + v(x1, y0) * fx;
+    let bottom = v(x0, y1) * (1.0 - fx) + v(x1, y1) * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
+/// A decoded keyframe as a `width` x `height` RGB image, planar [3, H, W] in [0, 1]:
+/// each plane bilinearly upsampled (`cell` = (x, y) pixels a luma cell, twice that for
+/// chroma; the clip's cell, scaled when rendering at another size), then YCbCr -> RGB
+/// (JPEG full range, f32), clamped.
+pub fn upsample_rgb(kf: &Keyframe, cell: (f32, f32), width: usize, height: usize) -> Vec<f32> {
+    let n = width * height;
+    let mut out = vec![0f32; 3 * n];
+    for y in 0..height {
+        for x in 0..width {
+            let l = sample(&kf[0], cell, x, y);
+            let cb = sample(&kf[1], (2.0 * cell.0, 2.0 * cell.1), x, y) - 128.0;
+            let cr = sample(&kf[2], (2.0 * cell.0, 2.0 * cell.1), x, y) - 128.0;
+            let rgb = [l + 1.402 * cr, l - 0.344_136 * cb - 0.714_136 * cr, l + 1.772 * cb];
+            for (c, v) in rgb.into_iter().enumerate() {
+                out[c * n + y * width + x] = (v / 255.0).clamp(0.0, 1.0);
+            }
+        }
+    }
+    out
+}
+
+/// How render frame f of `frames` blends the keyframes: (a, b, u), frame = (1 - u) kf[a]
+/// + u kf[b]. Render frame f sits at clip time f (T - 1) / (frames - 1) (T = the clip's
+/// frames), between the keyframes around it, held beyond them.
+pub fn frame_weights(g: &Geometry, frames: usize) -> Vec<(usize, usize, f32)> {
+    let times = g.keyframe_times();
+    (0..frames)
+        .map(|f| {
+            let t = if frames > 1 { f as f32 * (g.frames - 1) as f32 / (frames - 1) as f32 } else { 0.0 };
+            let next = times.iter().position(|&k| k as f32 >= t).unwrap_or(times.len() - 1);
+            if next == 0 || times[next] as f32 <= t {
+                (next, next, 0.0)
+            } else {
+                let (ta, tb) = (times[next - 1] as f32, times[next] as f32);
+                (next - 1, next, (t - ta) / (tb - ta))
+            }
+        })
+        .collect()
+}
+
+/// Decoded keyframes as RGB8 thumbnails (chroma repeated to the luma grid): a preview.
+pub fn preview(kf: &Keyframe) -> (usize, usize, Vec<u8>) {
+    let [y, cb, cr] = kf;
+    let rgb8 = (0..y.height)
+        .flat_map(|j| (0..y.width).map(move |i| (i, j)))
+        .flat_map(|(i, j)| {
+            let c = (j / 2) * cb.width + i / 2;
+            rgb(i32::from(y.data[j * y.width + i]), i32::from(cb.data[c]), i32::from(cr.data[c]))
+        })
+        .collect();
+    (y.width, y.height, rgb8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clip(w: usize, h: usize, t: usize) -> Vec<Vec<u8>> {
+        (0..t)
+            .map(|f| (0..w * h).flat_map(|p| {
+                let (x, y) = (p % w, p / w);
+                [((x * 255) / w) as u8, ((y * 200) / h + f * 3) as u8, (((x + y) * 97 + f * 11) % 256) as u8]
+            }).collect())
+            .collect()
+    }
+
+    fn targets(frames: &[Vec<u8>], w: usize, h: usize, g: &Geometry) -> Vec<Keyframe> {
+        g.keyframe_times().iter().map(|&t| thumbnail(&frames[t], w, h, g)).collect()
+    }
+
+    #[test]
+    fn round_trip_rebuilds_what_the_encoder_predicted() {
+        let (w, h, t) = (72, 40, 5);
+        let frames = clip(w, h, t);
+        for params in [SketchParams { cell_log2: 3, keyframes: 3, q_luma: 4, q_chroma: 9 }, SketchParams { cell_log2: 4, keyframes: 1, q_luma: 1, q_chroma: 1 }] {
+            let g = Geometry::new(w, h, t, &params).unwrap();
+            let tg = targets(&frames, w, h, &g);
+            let (sketch, decoded) = encode(&g, params, 200, &tg);
+            assert_eq!(decode(&sketch, w, h, t).unwrap(), decoded);
+            // Closed loop: every sample within q/2 of its target.
+            for (kd, kt) in decoded.iter().zip(&tg) {
+                for c in 0..3 {
+                    let q = i32::from(if c == 0 { params.q_luma } else { params.q_chroma });
+                    assert!(kd[c].data.iter().zip(&kt[c].data).all(|(a, b)| (i32::from(*a) - i32::from(*b)).abs() <= q / 2));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn colour_transform_round_trips_closely() {
+        for (r, g, b) in [(0, 0, 0), (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255), (12, 200, 77)] {
+            let [y, cb, cr] = ycbcr(r, g, b);
+            let back = rgb(i32::from(y), i32::from(cb), i32::from(cr));
+            for (a, b) in back.iter().zip([r, g, b]) {
+                assert!((i32::from(*a) - b).abs() <= 3, "{r},{g},{b} -> {back:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn keyframe_times_span_the_clip() {
+        let g = |n, t| Geometry::of_cell(16, 16, t, 8, n).keyframe_times();
+        assert_eq!(g(1, 16), vec![7]);
+        assert_eq!(g(2, 16), vec![0, 15]);
+        assert_eq!(g(4, 16), vec![0, 5, 10, 15]);
+        assert_eq!(g(16, 16), (0..16).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn frames_blend_the_keyframes_around_them() {
+        let g = Geometry::of_cell(16, 16, 16, 8, 2);
+        let w = frame_weights(&g, 16);
+        assert_eq!((w[0], w[15]), ((0, 0, 0.0), (1, 1, 0.0)));
+        assert_eq!(w[5], (0, 1, 5.0 / 15.0));
+        // A render of 31 frames: frame 15 is clip time 7.5.
+        assert_eq!(frame_weights(&g, 31)[15], (0, 1, 0.5));
+        let one = Geometry::of_cell(16, 16, 16, 8, 1);
+        assert!(frame_weights(&one, 16).iter().all(|&(a, b, _)| a == 0 && b == 0));
+    }
+
+    #[test]
+    fn upsampling_interpolates_between_cell_centres() {
+        let kf = [Plane { width: 2, height: 1, data: vec![0, 200] }, Plane { width: 1, height: 1, data: vec![128] }, Plane { width: 1, height: 1, data: vec![128] }];
+        let rgb = upsample_rgb(&kf, (8.0, 8.0), 16, 8);
+        // Grey: R = G = B; held to the first centre (x = 3.5), linear to the second (x = 11.5).
+        assert_eq!(rgb[0], 0.0);
+        assert_eq!(rgb[15], 200.0 / 255.0);
+        assert!((rgb[7] - 87.5 / 255.0).abs() < 1e-6, "{}", rgb[7]);
+        assert_eq!(rgb[7], rgb[128 + 7]);
+    }
+
+    #[test]
+    fn hostile_sketches_are_errors() {
+        let p = SketchParams { cell_log2: 3, keyframes: 2, q_luma: 8, q_chroma: 8 };
+        let ok = Sketch { params: p, start: 200, scale: [16, 16], payload: vec![] };
+        assert!(decode(&ok, 64, 64, 4).is_ok());
+        for bad in [
+            Sketch { params: SketchParams { cell_log2: 2, ..p }, ..ok.clone() },
+            Sketch { params: SketchParams { keyframes: 5, ..p }, ..ok.clone() },
+            Sketch { params: SketchParams { q_luma: 0, ..p }, ..ok.clone() },
+            Sketch { scale: [0, 1], ..ok.clone() },
+            Sketch { start: 0, ..ok.clone() },
+            Sketch { payload: vec![1, 2, 3], ..ok.clone() },
+            Sketch { payload: vec![0, 0, 0, 0], ..ok.clone() },
+        ] {
+            assert!(decode(&bad, 64, 64, 4).is_err(), "{bad:?}");
+        }
+        // 4096 x 4096 with 8-pixel cells and 64 keyframes: too many samples.
+        let big = Sketch { params: SketchParams { keyframes: 64, ..p }, ..ok };
+        assert!(matches!(decode(&big, 4096, 4096, 64), Err(SketchError::OutOfRange { field: "samples", .. })));
+    }
+}
