@@ -4,7 +4,9 @@
 #   1. `lora-video eval`: rate-distortion against x264, x265 and SVT-AV1 at matched bytes
 #      on the dev clips (bench/dev-clips.txt), BD-rates (MS-SSIM, SSIMULACRA2);
 #   2. `lora-video eval-curve`: the representation curve, k = 1024, 4096, 16384;
-#   3. speed: encode seconds per preset, decode seconds (cpu, wgpu), peak memory.
+#   3. speed: encode seconds per preset, decode seconds (cpu, wgpu), peak memory;
+#   4. (stage "op") the operating point: 16 frames at 256x256 in 2,400 bytes (0.018 bpp),
+#      against each codec at full, 1/2 and 1/4 size (scaled back up), best variant counted.
 # Smaller settings than the codec's default operating point, so the whole run takes about
 # an hour on 2 cores: 8 frames at 128x128 (the base model's training size).
 #   bash scripts/bench-eval.sh              everything
@@ -13,7 +15,7 @@
 # as root on Debian), and the TAEF2 weights in ../shared/assets/taef2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stages=${STAGES:-rd curve speed}
+stages=${STAGES:-rd curve speed op}
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 [ -x /usr/bin/time ] || need+=(time)
@@ -122,3 +124,21 @@ runs Vulkan on the CPU: then the wgpu rows measure a software GPU, not a GPU).
 $rows<!-- eval-speed:end -->" | python3 scripts/bench-section.py eval-speed > /dev/null
 fi
 echo "results: $out; docs/BENCHMARKS.md updated"
+
+if [[ " $stages " == *" op "* ]]; then
+    t0=$(clock)
+    $bin eval --list bench/dev-clips.txt -o "$out/op" --frames 16 --size 256x256 --bytes 2400 --scales 1,2,4 --preset fast > /dev/null
+    t1=$(clock)
+    printf '%s\n' "<!-- eval-op:begin -->
+## The operating point: 16 frames at 256x256 in 2,400 bytes
+
+\`STAGES=op bash scripts/bench-eval.sh\` (\`lora-video eval --list bench/dev-clips.txt --frames 16
+--size 256x256 --bytes 2400 --scales 1,2,4 --preset fast\`), $machine. Run time $(( (t1 - t0) / 60 )) min.
+0.018 bits per pixel. lora-video: the default encode (sketch chosen by \`--sketch auto\`, then
+the vector and scaling choices in what is left), \`fast\` preset. Each codec as in the
+section above, also at 1/2 and 1/4 size (area-downscaled before coding, bicubic back up
+to score: \`x264/2\`, ...). One rate point, so no BD-rates. CSVs: \`$out/op/\`.
+
+$(cat "$out/op/summary.md")
+<!-- eval-op:end -->" | python3 scripts/bench-section.py eval-op > /dev/null
+fi

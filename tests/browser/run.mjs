@@ -112,6 +112,12 @@ try {
     check("mix-src, mix and steps match lora-video render --merge within 40 dB", minPsnr(merged) >= 40, `min PSNR ${minPsnr(merged).toFixed(2)} dB ${JSON.stringify(merged.error || "")}`);
     const wrongMix = await run(p, { ...cpu, "mix-src": "/fixtures/wrong-model.lvc" });
     check("a mix-src for another model is wrong-model", wrongMix.error?.reason === "wrong-model", JSON.stringify(wrongMix.error));
+    const off = await run(p, { ...cpu, sketch: "off" }, "/fixtures/nosketch_%02d.png");
+    check("sketch=off matches lora-video render --sketch off within 40 dB", minPsnr(off) >= 40, `min PSNR ${minPsnr(off).toFixed(2)} dB ${JSON.stringify(off.error || "")}`);
+    const other = await run(p, { ...cpu, "sketch-src": "/fixtures/tiny-scaled.lvc", seed: "3" }, "/fixtures/sketchfrom_%02d.png");
+    check("sketch-src matches lora-video render --sketch-from within 40 dB", minPsnr(other) >= 40, `min PSNR ${minPsnr(other).toFixed(2)} dB ${JSON.stringify(other.error || "")}`);
+    const badSketch = await run(p, { ...cpu, sketch: "maybe" });
+    check("a sketch value other than off is unsupported", badSketch.error?.reason === "unsupported", JSON.stringify(badSketch.error));
     const badStrength = await run(p, { ...cpu, strength: "lots" });
     check("a strength that is not a number is unsupported", badStrength.error?.reason === "unsupported", JSON.stringify(badStrength.error));
     await context.close();
