@@ -123,7 +123,6 @@ runs Vulkan on the CPU: then the wgpu rows measure a software GPU, not a GPU).
 |-----|-----:|-------------:|
 $rows<!-- eval-speed:end -->" | python3 scripts/bench-section.py eval-speed > /dev/null
 fi
-echo "results: $out; docs/BENCHMARKS.md updated"
 
 if [[ " $stages " == *" op "* ]]; then
     t0=$(clock)
@@ -142,3 +141,4 @@ to score: \`x264/2\`, ...). One rate point, so no BD-rates. CSVs: \`$out/op/\`.
 $(cat "$out/op/summary.md")
 <!-- eval-op:end -->" | python3 scripts/bench-section.py eval-op > /dev/null
 fi
+echo "results: $out; docs/BENCHMARKS.md updated"

@@ -446,24 +446,27 @@ fn variants(a: &EvalArgs) -> Vec<String> {
 
 fn summary_markdown(a: &EvalArgs, clips: &[ClipSpec], rows: &[Row], bds: &[Bd]) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "BD-rate of lora-video against each codec (percent more bytes for the same quality; n/a where the quality ranges do not overlap), and BD-quality (lora-video minus the codec at the same bytes). MS-SSIM in dB, -10 log10(1 - MS-SSIM).\n");
-    let _ = writeln!(s, "| clip | codec | BD-rate MS-SSIM | BD-rate SSIMULACRA2 | BD-MS-SSIM (dB) | BD-SSIMULACRA2 | BD-PSNR (dB) |");
-    let _ = writeln!(s, "|------|-------|----------------:|--------------------:|----------------:|---------------:|-------------:|");
-    let find = |clip: &str, codec: &str, metric: &str| bds.iter().find(|b| b.clip == clip && b.codec == codec && b.metric == metric);
-    for spec in clips {
-        for c in &variants(a) {
-            let (ms, s2, ps) = (find(&spec.name, c, "msssim"), find(&spec.name, c, "ssimulacra2"), find(&spec.name, c, "psnr"));
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                spec.name,
-                c,
-                fmt_opt(ms.and_then(|b| b.bd_rate), "%"),
-                fmt_opt(s2.and_then(|b| b.bd_rate), "%"),
-                fmt_opt(ms.and_then(|b| b.bd_quality), ""),
-                fmt_opt(s2.and_then(|b| b.bd_quality), ""),
-                fmt_opt(ps.and_then(|b| b.bd_quality), "")
-            );
+    // BD-rates need two rate points or more.
+    if a.bytes.len() > 1 {
+        let _ = writeln!(s, "BD-rate of lora-video against each codec (percent more bytes for the same quality; n/a where the quality ranges do not overlap), and BD-quality (lora-video minus the codec at the same bytes). MS-SSIM in dB, -10 log10(1 - MS-SSIM).\n");
+        let _ = writeln!(s, "| clip | codec | BD-rate MS-SSIM | BD-rate SSIMULACRA2 | BD-MS-SSIM (dB) | BD-SSIMULACRA2 | BD-PSNR (dB) |");
+        let _ = writeln!(s, "|------|-------|----------------:|--------------------:|----------------:|---------------:|-------------:|");
+        let find = |clip: &str, codec: &str, metric: &str| bds.iter().find(|b| b.clip == clip && b.codec == codec && b.metric == metric);
+        for spec in clips {
+            for c in &variants(a) {
+                let (ms, s2, ps) = (find(&spec.name, c, "msssim"), find(&spec.name, c, "ssimulacra2"), find(&spec.name, c, "psnr"));
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    spec.name,
+                    c,
+                    fmt_opt(ms.and_then(|b| b.bd_rate), "%"),
+                    fmt_opt(s2.and_then(|b| b.bd_rate), "%"),
+                    fmt_opt(ms.and_then(|b| b.bd_quality), ""),
+                    fmt_opt(s2.and_then(|b| b.bd_quality), ""),
+                    fmt_opt(ps.and_then(|b| b.bd_quality), "")
+                );
+            }
         }
     }
     if a.scales.len() > 1 {
