@@ -249,6 +249,12 @@ fn template_len_without_scaling(h: &Header) -> usize {
     Header { scaling: None, ..h.clone() }.header_len()
 }
 
+/// What a byte budget leaves for the sketch beside the fixed parts of `template`
+/// (header with its scaling section, checksum); encode and eval share it.
+pub fn sketch_room(template: &Header, budget: Option<usize>) -> Option<usize> {
+    budget.map(|b| b.saturating_sub(template.header_len() + format::CHECKSUM_LEN))
+}
+
 /// The scaling the options ask for, checked.
 fn scaling_config(o: &EncodeOptions, steps: u8) -> Result<Option<crate::scaling::ScalingConfig>, CliError> {
     crate::scaling::ScalingConfig::of_encode(o.scaling, o.scale_steps.clone(), o.eta, o.choose, u64::from(o.seed), steps)
@@ -343,7 +349,7 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let scaling = scaling_config(o, steps)?;
     template.scaling = scaling.as_ref().map(|c| c.placeholder());
     template.check().map_err(|e| CliError::Usage(format!("--scaling: {e}")))?;
-    let room = budget.map(|b| b.saturating_sub(template.header_len() + format::CHECKSUM_LEN));
+    let room = sketch_room(&template, budget);
     template.sketch = crate::sketch::choose(&frames, o.sketch, o.sketch_start, base.config.cond_channels > 0, room)?;
     if let Some(b) = budget {
         let least = template.header_len() + format::CHECKSUM_LEN;

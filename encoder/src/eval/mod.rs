@@ -270,9 +270,9 @@ fn fit_clip(s: &Setup, images: &[RgbImage], fps: (u16, u16), seed: u32, preset: 
     let started = Instant::now();
     let steps = s.base.manifest.sampler.steps as u8;
     let mut template = encode::template(&s.base, images, fps, seed, None, 1, steps, None)?;
-    // Room beside the header, a scaling section of the default size and the checksum.
-    let fixed = template.header_len() + lora_video_shared::format::CHECKSUM_LEN + 8;
-    let room = budget.map(|b| b.saturating_sub(fixed));
+    // Room as `encode` leaves it: beside the header with the default scaling section.
+    let scaling = crate::scaling::ScalingConfig::of_encode(crate::scaling::DEFAULT_M, None, 1.0, crate::scaling::Choose::Greedy, u64::from(seed), steps)?;
+    let room = encode::sketch_room(&lora_video_shared::format::Header { scaling: scaling.map(|c| c.placeholder()), ..template.clone() }, budget);
     template.sketch = crate::sketch::choose(images, sketch, crate::sketch::START, s.base.config.cond_channels > 0, room)?;
     let z0 = encode::latents(&s.base, &s.taef2, images, &s.device);
     let ad = s.device.clone().autodiff();
