@@ -17,4 +17,5 @@ pub mod output;
 pub mod pack;
 pub mod scaling;
 pub mod sketch;
+pub mod sketch_fit;
 pub mod train;

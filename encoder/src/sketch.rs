@@ -2,9 +2,10 @@
 //! levels, the choice of a level, and coding a clip's frames.
 
 use image::RgbImage;
-use lora_video_shared::sketch::{self, Geometry, Sketch, SketchParams};
+use lora_video_shared::sketch::{self, Geometry, Keyframe, Sketch, SketchParams};
 
 use crate::error::CliError;
+use crate::sketch_fit;
 
 /// The levels `--sketch N` names, coarse to fine. At 16 frames of 256x256: 8x8, 16x16
 /// or 32x32 luma cells per keyframe (tree.avi at 400: level 3 took 417 bytes, level 5
@@ -55,25 +56,90 @@ impl std::str::FromStr for SketchChoice {
     }
 }
 
+/// A clip as the sketch fit reads it: RGB8 frames (interleaved), all `width` x `height`.
+struct Clip<'a> {
+    frames: Vec<&'a [u8]>,
+    width: usize,
+    height: usize,
+}
+
+impl<'a> Clip<'a> {
+    fn new(frames: &'a [RgbImage]) -> Self {
+        Self { frames: frames.iter().map(|f| f.as_raw().as_slice()).collect(), width: frames[0].width() as usize, height: frames[0].height() as usize }
+    }
+
+    /// The geometry of `params` for this clip (a short clip gets at most one keyframe a
+    /// frame), or why the format cannot hold it.
+    fn geometry(&self, params: SketchParams) -> Result<(SketchParams, Geometry), String> {
+        let params = SketchParams { keyframes: params.keyframes.min(self.frames.len().min(255) as u8), ..params };
+        let g = Geometry::new(self.width, self.height, self.frames.len(), &params).map_err(|e| e.to_string())?;
+        if g.samples() > sketch::MAX_SAMPLES {
+            return Err(format!("{} samples, more than the format's {}", g.samples(), sketch::MAX_SAMPLES));
+        }
+        Ok((params, g))
+    }
+
+    /// Codes the least-squares targets of `g` at `params`: the sketch and the keyframes a
+    /// decoder rebuilds.
+    fn code(&self, params: SketchParams, g: &Geometry, targets: &[Keyframe], start: u8) -> Result<(Sketch, Vec<Keyframe>), String> {
+        let (s, decoded) = sketch::encode(g, params, start, targets);
+        if s.payload.len() > sketch::MAX_PAYLOAD {
+            return Err(format!("the sketch takes {} bytes, more than the format's {}", s.payload.len(), sketch::MAX_PAYLOAD));
+        }
+        Ok((s, decoded))
+    }
+}
+
 /// The sketch of `frames` (all the same size) at `params`, the decode starting at t0 = start/255.
 pub fn code(frames: &[RgbImage], params: SketchParams, start: u8) -> Result<Sketch, CliError> {
-    let (w, h) = (frames[0].width() as usize, frames[0].height() as usize);
-    // A short clip gets at most one keyframe a frame.
-    let params = SketchParams { keyframes: params.keyframes.min(frames.len().min(255) as u8), ..params };
-    let g = Geometry::new(w, h, frames.len(), &params).map_err(|e| CliError::Usage(format!("--sketch: {e}")))?;
-    let targets: Vec<_> = g.keyframe_times().iter().map(|&t| sketch::thumbnail(frames[t].as_raw(), w, h, &g)).collect();
-    let (s, _) = sketch::encode(&g, params, start, &targets);
-    if s.payload.len() > sketch::MAX_PAYLOAD {
-        return Err(CliError::Usage(format!("--sketch: the sketch takes {} bytes, more than the format's {}", s.payload.len(), sketch::MAX_PAYLOAD)));
+    let clip = Clip::new(frames);
+    let usage = |e: String| CliError::Usage(format!("--sketch: {e}"));
+    let (params, g) = clip.geometry(params).map_err(usage)?;
+    let targets = sketch_fit::targets(&clip.frames, clip.width, clip.height, &g);
+    clip.code(params, &g, &targets, start).map(|(s, _)| s).map_err(usage)
+}
+
+/// Cell sides (log2), keyframe counts, luma steps and chroma/luma step ratios the
+/// search tries.
+const SEARCH_CELLS: [u8; 4] = [2, 3, 4, 5];
+const SEARCH_KEYFRAMES: [u8; 7] = [1, 2, 3, 4, 6, 8, 16];
+const SEARCH_Q: [u8; 22] = [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 128];
+const SEARCH_CHROMA: [f64; 3] = [1.0, 1.5, 2.0];
+
+/// The sketch whose section fits in `bytes` and whose decode (upsampled and blended as a
+/// decoder does, before the model) is closest to the clip in squared RGB error: for
+/// each cell side, keyframe count and chroma ratio, the finest luma step that fits.
+/// None if nothing fits.
+pub fn search(frames: &[RgbImage], start: u8, bytes: usize) -> Option<Sketch> {
+    let clip = Clip::new(frames);
+    let mut best: Option<(f64, Sketch)> = None;
+    for cell_log2 in SEARCH_CELLS {
+        for keyframes in SEARCH_KEYFRAMES.into_iter().filter(|&k| usize::from(k) <= frames.len()) {
+            let Ok((_, g)) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }) else { continue };
+            let targets = sketch_fit::targets(&clip.frames, clip.width, clip.height, &g);
+            for ratio in SEARCH_CHROMA {
+                let at = |q: u8| {
+                    let params = SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: (f64::from(q) * ratio).round().min(f64::from(sketch::MAX_Q)) as u8 };
+                    clip.code(params, &g, &targets, start).ok().filter(|(s, _)| s.section_len() <= bytes)
+                };
+                // Bytes fall as the step grows: the first step that fits.
+                let i = SEARCH_Q.partition_point(|&q| at(q).is_none());
+                let Some((s, decoded)) = SEARCH_Q.get(i).and_then(|&q| at(q)) else { continue };
+                let err = sketch_fit::squared_error(&decoded, &clip.frames, clip.width, clip.height, &g);
+                if best.as_ref().is_none_or(|(e, b)| err < *e || (err == *e && s.section_len() < b.section_len())) {
+                    best = Some((err, s));
+                }
+            }
+        }
     }
-    Ok(s)
+    best.map(|(_, s)| s)
 }
 
 /// The sketch `choice` asks for, for a model with (`conditional`) or without a sketch
 /// input, and `room`: with a byte budget, the bytes it leaves beside the clip's fixed
 /// parts (header, scaling section, checksum). `auto`: none for a model without a sketch
-/// input; the default level without a budget; else the finest level whose section fits
-/// in AUTO_SHARE of the room (none if even the coarsest does not).
+/// input; the default level without a budget; else the `search`ed sketch in AUTO_SHARE of
+/// the room (none if nothing fits).
 pub fn choose(frames: &[RgbImage], choice: SketchChoice, start: u8, conditional: bool, room: Option<usize>) -> Result<Option<Sketch>, CliError> {
     if start == 0 {
         return Err(CliError::Usage("--sketch-start must be 1..=255".into()));
@@ -85,16 +151,33 @@ pub fn choose(frames: &[RgbImage], choice: SketchChoice, start: u8, conditional:
         SketchChoice::Auto if !conditional => Ok(None),
         SketchChoice::Auto => match room {
             None => code(frames, LEVELS[usize::from(DEFAULT_LEVEL) - 1], start).map(Some),
-            Some(b) => {
-                let mut best = None;
-                for p in LEVELS {
-                    let s = code(frames, p, start)?;
-                    if (s.section_len() as f64) <= AUTO_SHARE * b as f64 {
-                        best = Some(s);
-                    }
-                }
-                Ok(best)
-            }
+            Some(b) => Ok(search(frames, start, (AUTO_SHARE * b as f64) as usize)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(w: u32, h: u32, t: u32) -> Vec<RgbImage> {
+        (0..t).map(|f| RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7 + f * 3) as u8, ((x * y) / 5 + y * 3) as u8, ((x + 2 * y + 5 * f) * 2) as u8]))).collect()
+    }
+
+    /// The searched sketch's decode error, before the model.
+    fn error(clip: &[RgbImage], s: &Sketch) -> f64 {
+        let c = Clip::new(clip);
+        let g = Geometry::new(c.width, c.height, clip.len(), &s.params).unwrap();
+        sketch_fit::squared_error(&sketch::decode(s, c.width, c.height, clip.len()).unwrap(), &c.frames, c.width, c.height, &g)
+    }
+
+    #[test]
+    fn the_search_fits_the_budget_and_spends_more_for_less_error() {
+        let clip = frames(64, 48, 6);
+        assert_eq!(search(&clip, START, 10), None, "no sketch is 10 bytes");
+        let small = search(&clip, START, 120).expect("a small sketch fits");
+        let large = search(&clip, START, 1500).expect("a large sketch fits");
+        assert!(small.section_len() <= 120 && large.section_len() <= 1500);
+        assert!(error(&clip, &large) < 0.8 * error(&clip, &small), "{:?} vs {:?}", large.params, small.params);
     }
 }

@@ -16,8 +16,8 @@ use constriction::stream::{Decode, Encode};
 
 use crate::entropy::{Prior, PriorKind};
 
-/// Cells of 8 (2^3) to 256 (2^8) pixels.
-pub const MIN_CELL_LOG2: u8 = 3;
+/// Cells of 4 (2^2) to 256 (2^8) pixels.
+pub const MIN_CELL_LOG2: u8 = 2;
 pub const MAX_CELL_LOG2: u8 = 8;
 pub const MAX_KEYFRAMES: u8 = 64;
 pub const MAX_Q: u8 = 128;
@@ -103,7 +103,7 @@ impl Geometry {
     /// Checks `p` against the limits and the clip.
     pub fn new(width: usize, height: usize, frames: usize, p: &SketchParams) -> Result<Self, SketchError> {
         if !(MIN_CELL_LOG2..=MAX_CELL_LOG2).contains(&p.cell_log2) {
-            return Err(range("cell_log2", p.cell_log2, "3..=8"));
+            return Err(range("cell_log2", p.cell_log2, "2..=8"));
         }
         if p.keyframes == 0 || p.keyframes > MAX_KEYFRAMES || usize::from(p.keyframes) > frames {
             return Err(range("keyframes", p.keyframes, "1..=64, at most the frame count"));
@@ -504,7 +504,7 @@ mod tests {
         let ok = Sketch { params: p, start: 200, scale: [16, 16], payload: vec![] };
         assert!(decode(&ok, 64, 64, 4).is_ok());
         for bad in [
-            Sketch { params: SketchParams { cell_log2: 2, ..p }, ..ok.clone() },
+            Sketch { params: SketchParams { cell_log2: 1, ..p }, ..ok.clone() },
             Sketch { params: SketchParams { keyframes: 5, ..p }, ..ok.clone() },
             Sketch { params: SketchParams { q_luma: 0, ..p }, ..ok.clone() },
             Sketch { scale: [0, 1], ..ok.clone() },

@@ -169,7 +169,7 @@ fn hostile_sketch_sections_are_typed_errors() {
         Err(FormatError::Sketch(SketchError::OutOfRange { field, .. })) => field,
         other => panic!("expected a sketch range error, got {other:?}"),
     };
-    assert_eq!(sketch_err(patch(&bytes, 86, &[2])), "cell_log2");
+    assert_eq!(sketch_err(patch(&bytes, 86, &[1])), "cell_log2");
     assert_eq!(sketch_err(patch(&bytes, 86, &[9])), "cell_log2");
     assert_eq!(sketch_err(patch(&bytes, 87, &[17])), "keyframes");
     assert_eq!(sketch_err(patch(&bytes, 87, &[0])), "keyframes");

@@ -1,0 +1,188 @@
+//! The sketch samples the encoder codes: per plane, the cell values whose decode
+//! (bilinear upsampling, `sketch::upsample_rgb`, then the blend between keyframes,
+//! `sketch::frame_weights`) fits the clip in least squares, rather than each keyframe's
+//! cell means. The decode is separable, U_t (x) U_y (x) U_x, so the fit is too: each
+//! factor's normal equations are tridiagonal (a pixel or frame touches two neighbouring
+//! cells or keyframes).
+
+use lora_video_shared::sketch::{self, Geometry, Keyframe, Plane};
+
+/// One axis of the decode: output v = (1 - f) cell[a] + f cell[b].
+struct Axis {
+    cells: usize,
+    taps: Vec<(usize, usize, f64)>,
+}
+
+impl Axis {
+    /// `n` pixels from `cells` cells of `cell` pixels, sampled as `sketch::upsample_rgb` does.
+    fn spatial(n: usize, cells: usize, cell: f64) -> Self {
+        let taps = (0..n)
+            .map(|v| {
+                let c = ((v as f64 + 0.5) / cell - 0.5).clamp(0.0, (cells - 1) as f64);
+                let a = c.floor() as usize;
+                (a, (a + 1).min(cells - 1), c - a as f64)
+            })
+            .collect();
+        Self { cells, taps }
+    }
+
+    /// The clip's frames from its keyframes.
+    fn temporal(g: &Geometry) -> Self {
+        Self { cells: g.keyframes, taps: sketch::frame_weights(g, g.frames).into_iter().map(|(a, b, u)| (a, b, f64::from(u))).collect() }
+    }
+
+    /// The least-squares cells of one line of outputs x: solve (A^T A) c = A^T x.
+    fn fit(&self, x: impl Iterator<Item = f64>) -> Vec<f64> {
+        let n = self.cells;
+        let (mut diag, mut off, mut rhs) = (vec![1e-9; n], vec![0.0; n], vec![0.0; n]);
+        for (&(a, b, f), v) in self.taps.iter().zip(x) {
+            if a == b {
+                diag[a] += 1.0;
+                rhs[a] += v;
+            } else {
+                diag[a] += (1.0 - f) * (1.0 - f);
+                diag[b] += f * f;
+                off[a] += (1.0 - f) * f; // b = a + 1
+                rhs[a] += (1.0 - f) * v;
+                rhs[b] += f * v;
+            }
+        }
+        tridiagonal(&diag, &off, rhs)
+    }
+}
+
+/// Solves the symmetric tridiagonal system (diagonal `d`, super-diagonal `e`) by the
+/// Thomas algorithm (stable here: the matrix is positive definite).
+fn tridiagonal(d: &[f64], e: &[f64], mut x: Vec<f64>) -> Vec<f64> {
+    let n = d.len();
+    let mut c = vec![0.0; n];
+    let mut m = d[0];
+    c[0] = e[0] / m;
+    x[0] /= m;
+    for i in 1..n {
+        m = d[i] - e[i - 1] * c[i - 1];
+        c[i] = e[i] / m;
+        x[i] = (x[i] - e[i - 1] * x[i - 1]) / m;
+    }
+    for i in (0..n.saturating_sub(1)).rev() {
+        x[i] -= c[i] * x[i + 1];
+    }
+    x
+}
+
+/// One plane of every frame, [T][H][W], in the float YCbCr the decoder inverts.
+fn planes(frames: &[&[u8]], width: usize, height: usize) -> [Vec<f64>; 3] {
+    let n = width * height;
+    let mut out = [vec![0.0; frames.len() * n], vec![0.0; frames.len() * n], vec![0.0; frames.len() * n]];
+    for (t, f) in frames.iter().enumerate() {
+        for (i, p) in f.chunks_exact(3).take(n).enumerate() {
+            let [r, g, b] = [p[0], p[1], p[2]].map(f64::from);
+            out[0][t * n + i] = 0.299 * r + 0.587 * g + 0.114 * b;
+            out[1][t * n + i] = -0.168_736 * r - 0.331_264 * g + 0.5 * b + 128.0;
+            out[2][t * n + i] = 0.5 * r - 0.418_688 * g - 0.081_312 * b + 128.0;
+        }
+    }
+    out
+}
+
+/// The keyframe targets for `g` from the clip's RGB8 frames (interleaved, `width` x
+/// `height`, `g.frames` of them): per plane, the least-squares fit, rounded and clamped.
+pub fn targets(frames: &[&[u8]], width: usize, height: usize, g: &Geometry) -> Vec<Keyframe> {
+    let time = Axis::temporal(g);
+    let fitted: Vec<Plane> = planes(frames, width, height)
+        .iter()
+        .enumerate()
+        .flat_map(|(c, src)| {
+            let ((gw, gh), cell) = if c == 0 { (g.luma, g.cell) } else { (g.chroma, 2 * g.cell) };
+            let (ax, ay) = (Axis::spatial(width, gw, cell as f64), Axis::spatial(height, gh, cell as f64));
+            // Rows, then columns, of each frame: [T][gh][gw].
+            let mut cells = vec![0.0; g.frames * gh * gw];
+            for t in 0..g.frames {
+                let frame = &src[t * width * height..][..width * height];
+                let rows: Vec<Vec<f64>> = frame.chunks_exact(width).map(|row| ax.fit(row.iter().copied())).collect();
+                for x in 0..gw {
+                    for (y, v) in ay.fit(rows.iter().map(|r| r[x])).into_iter().enumerate() {
+                        cells[(t * gh + y) * gw + x] = v;
+                    }
+                }
+            }
+            // Then time, cell by cell: [K][gh][gw].
+            let mut keys = vec![vec![0u8; gh * gw]; g.keyframes];
+            for i in 0..gh * gw {
+                for (k, v) in time.fit((0..g.frames).map(|t| cells[t * gh * gw + i])).into_iter().enumerate() {
+                    keys[k][i] = v.round().clamp(0.0, 255.0) as u8;
+                }
+            }
+            keys.into_iter().map(move |data| Plane { width: gw, height: gh, data })
+        })
+        .collect();
+    // fitted holds Y of every keyframe, then Cb, then Cr.
+    (0..g.keyframes).map(|k| [0, 1, 2].map(|c| fitted[c * g.keyframes + k].clone())).collect()
+}
+
+/// The squared error, summed over every RGB8 sample, of the decoded keyframes `kf`
+/// upsampled and blended as a decoder does, against the clip's frames.
+pub fn squared_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: usize, g: &Geometry) -> f64 {
+    let cell = (g.cell as f32, g.cell as f32);
+    let images: Vec<Vec<f32>> = kf.iter().map(|k| sketch::upsample_rgb(k, cell, width, height)).collect();
+    let n = width * height;
+    let mut sum = 0.0;
+    for ((a, b, u), f) in sketch::frame_weights(g, g.frames).into_iter().zip(frames) {
+        for (i, p) in f.chunks_exact(3).take(n).enumerate() {
+            for (c, &v) in p.iter().enumerate() {
+                let d = ((1.0 - u) * images[a][c * n + i] + u * images[b][c * n + i]) * 255.0 - f32::from(v);
+                sum += f64::from(d * d);
+            }
+        }
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clip(w: usize, h: usize, t: usize) -> Vec<Vec<u8>> {
+        (0..t)
+            .map(|f| (0..w * h).flat_map(|p| {
+                let (x, y) = (p % w, p / w);
+                let wave = ((x as f64 * 0.7 + f as f64).sin() * 60.0 + 128.0) as u8;
+                [wave, ((y * 200) / h + f * 5) as u8, (((x * y) / 7 + f * 13) % 256) as u8]
+            }).collect())
+            .collect()
+    }
+
+    #[test]
+    fn tridiagonal_solves() {
+        // [[4,1,0],[1,4,1],[0,1,4]] x = [1,2,3]
+        let x = tridiagonal(&[4.0, 4.0, 4.0], &[1.0, 1.0, 0.0], vec![1.0, 2.0, 3.0]);
+        let back = [4.0 * x[0] + x[1], x[0] + 4.0 * x[1] + x[2], x[1] + 4.0 * x[2]];
+        for (b, want) in back.iter().zip([1.0, 2.0, 3.0]) {
+            assert!((b - want).abs() < 1e-12, "{back:?}");
+        }
+    }
+
+    #[test]
+    fn the_fit_decodes_closer_than_cell_means() {
+        let (w, h, t) = (60, 44, 9);
+        let frames = clip(w, h, t);
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        for (cell, keys) in [(8, 3), (4, 2), (16, 9)] {
+            let g = Geometry::of_cell(w, h, t, cell, keys);
+            let means: Vec<Keyframe> = g.keyframe_times().iter().map(|&k| sketch::thumbnail(&frames[k], w, h, &g)).collect();
+            let fit = targets(&refs, w, h, &g);
+            let (e_mean, e_fit) = (squared_error(&means, &refs, w, h, &g), squared_error(&fit, &refs, w, h, &g));
+            assert!(e_fit < 0.95 * e_mean, "cell {cell}, {keys} keyframes: fit {e_fit}, means {e_mean}");
+        }
+    }
+
+    #[test]
+    fn a_flat_clip_fits_exactly() {
+        let (w, h, t) = (20, 12, 4);
+        let frames = vec![[90u8, 140, 200].repeat(w * h); t];
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        let g = Geometry::of_cell(w, h, t, 8, 2);
+        let fit = targets(&refs, w, h, &g);
+        assert_eq!(fit, g.keyframe_times().iter().map(|&k| sketch::thumbnail(&frames[k], w, h, &g)).collect::<Vec<_>>());
+    }
+}
