@@ -5,8 +5,10 @@
 #      on the dev clips (bench/dev-clips.txt), BD-rates (MS-SSIM, SSIMULACRA2);
 #   2. `lora-video eval-curve`: the representation curve, k = 1024, 4096, 16384;
 #   3. speed: encode seconds per preset, decode seconds (cpu, wgpu), peak memory;
-#   4. (stage "op") the operating point: 16 frames at 256x256 in 2,400 bytes (0.018 bpp),
-#      against each codec at full, 1/2 and 1/4 size (scaled back up), best variant counted.
+#   4. (stage "op") the operating point: 16 frames at 256x256 from 300 to 4,000 bytes
+#      (2,400 = 0.018 bpp), against each codec at full, 1/2 and 1/4 size (scaled back
+#      up), best variant counted; VMAF; BD-rates; the ablation (sketch alone, + vector,
+#      + scaling). About 75 minutes.
 # Smaller settings than the codec's default operating point, so the whole run takes about
 # an hour on 2 cores: 8 frames at 128x128 (the base model's training size).
 #   bash scripts/bench-eval.sh              everything
@@ -23,6 +25,9 @@ if [ ${#need[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || { echo "install: ${need[*]}" >&2; exit 1; }
     apt-get install -y -q "${need[@]}" >/dev/null
 fi
+# VMAF: the static ffmpeg in PyPI's imageio-ffmpeg has libvmaf (Debian's has none).
+python3 -c "import imageio_ffmpeg" 2>/dev/null || pip install -q imageio-ffmpeg==0.8.1
+vmaf=$(python3 -c "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())")
 export LORA_VIDEO_DATA
 LORA_VIDEO_DATA=$(bash scripts/fetch-data.sh --test | tail -1)
 # The same build as `cargo test --workspace` (one feature set, so burn is built once).
@@ -126,19 +131,28 @@ fi
 
 if [[ " $stages " == *" op "* ]]; then
     t0=$(clock)
-    $bin eval --list bench/dev-clips.txt -o "$out/op" --frames 16 --size 256x256 --bytes 2400 --scales 1,2,4 --preset fast > /dev/null
+    $bin eval --list bench/dev-clips.txt -o "$out/op" --frames 16 --size 256x256 --bytes 300,900,2400,4000 --scales 1,2,4 --preset fast --ablation --vmaf "$vmaf" > /dev/null
     t1=$(clock)
+    mkdir -p docs/images/eval/op
+    cp "$out"/op/*.png docs/images/eval/op/
+    plots=$(for f in "$out"/op/*.png; do n=$(basename "$f"); echo "![$n](images/eval/op/$n)"; done)
     printf '%s\n' "<!-- eval-op:begin -->
-## The operating point: 16 frames at 256x256 in 2,400 bytes
+## The operating point: 16 frames at 256x256, 300 to 4,000 bytes
 
 \`STAGES=op bash scripts/bench-eval.sh\` (\`lora-video eval --list bench/dev-clips.txt --frames 16
---size 256x256 --bytes 2400 --scales 1,2,4 --preset fast\`), $machine. Run time $(( (t1 - t0) / 60 )) min.
-0.018 bits per pixel. lora-video: the default encode (sketch chosen by \`--sketch auto\`, then
-the vector and scaling choices in what is left), \`fast\` preset. Each codec as in the
-section above, also at 1/2 and 1/4 size (area-downscaled before coding, bicubic back up
-to score: \`x264/2\`, ...). One rate point, so no BD-rates. CSVs: \`$out/op/\`.
+--size 256x256 --bytes 300,900,2400,4000 --scales 1,2,4 --preset fast --ablation --vmaf FFMPEG\`),
+$machine. Run time $(( (t1 - t0) / 60 )) min. 2,400 bytes is 0.018 bits per pixel.
+lora-video: the default encode at each budget (the sketch that \`--sketch auto\` chooses,
+then the vector and scaling choices in what is left), \`fast\` preset. Each codec as in
+the section above, also at 1/2 and 1/4 size (area-downscaled before coding, bicubic back
+up to score: \`x264/2\`, ...). VMAF: libvmaf's default model (vmaf_v0.6.1) through the
+static ffmpeg of PyPI's imageio-ffmpeg 0.8.1, on 4:4:4 y4m of both clips. The ablation
+decodes each lora-video file from its sketch alone (theta = 0) and without its scaling
+choices. CSVs: \`$out/op/\`.
 
 $(cat "$out/op/summary.md")
+
+$plots
 <!-- eval-op:end -->" | python3 scripts/bench-section.py eval-op > /dev/null
 fi
 echo "results: $out; docs/BENCHMARKS.md updated"

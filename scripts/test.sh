@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/fetch-data.sh --test
+# An ffmpeg with libvmaf for the VMAF test (.ci/run installs PyPI's imageio-ffmpeg).
+if vmaf=$(python3 -c "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())" 2>/dev/null); then
+    export LORA_VIDEO_VMAF_FFMPEG=$vmaf
+fi
 cargo test --workspace -j2
 bash scripts/test-wasm.sh
 bash scripts/test-browser.sh

@@ -23,7 +23,7 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Re-render a stored clip: another seed, adapter strength, a merged second clip, steps, length or size.
     Render(RenderArgs),
-    /// PSNR (RGB) and SSIM (luma) of a clip against a reference: y4m, images, or ffmpeg inputs.
+    /// PSNR (RGB), SSIM, MS-SSIM (luma), SSIMULACRA2 and optionally VMAF of a clip against a reference.
     Compare {
         /// The reference (for example, encode's --write-source).
         reference: PathBuf,
@@ -32,6 +32,9 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also VMAF, through this ffmpeg built with libvmaf (e.g. PyPI imageio-ffmpeg's).
+        #[arg(long, value_name = "FFMPEG")]
+        vmaf: Option<PathBuf>,
     },
     /// Show the header of a clip (.lvc) or the manifest of a base model (.lvm).
     Info {
@@ -152,6 +155,9 @@ pub struct EncodeArgs {
     /// Where the decode starts: the sketch's latents noised to t0 = N/255 (1..=255; lower keeps closer to the sketch).
     #[arg(long, default_value_t = crate::sketch::START)]
     pub sketch_start: u8,
+    /// With --bytes or --kbps, the share of the room beside the header that `--sketch auto` gives the sketch (0.05..=1); the vector gets the rest.
+    #[arg(long, default_value_t = crate::sketch::AUTO_SHARE)]
+    pub sketch_share: f64,
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
@@ -208,6 +214,7 @@ fn encode_options(a: EncodeArgs) -> crate::encode::EncodeOptions {
         choose: a.choose,
         sketch: a.sketch,
         sketch_start: a.sketch_start,
+        sketch_share: a.sketch_share,
         json: a.json,
         quiet: a.quiet,
     }
@@ -400,7 +407,7 @@ where
             let o = crate::decode::DecodeOptions { sketch_from: a.sketch_from, ..decode_options(a.io, controls, a.merge) };
             crate::decode::run(&o, out)
         }
-        Command::Compare { reference, test, json } => crate::metrics::run(&reference, &test, json, out),
+        Command::Compare { reference, test, json, vmaf } => crate::metrics::run(&reference, &test, json, vmaf.as_deref(), out),
         Command::Info { file, json } => crate::info::run(&file, json, out),
         Command::Eval(args) => crate::eval::run_eval(&args, out),
         Command::EvalCurve(args) => crate::eval::run_curve(&args, out),

@@ -82,6 +82,8 @@ pub struct EncodeOptions {
     pub sketch: crate::sketch::SketchChoice,
     /// The decode starts from the sketch noised to t0 = sketch_start/255.
     pub sketch_start: u8,
+    /// With a budget, the share of the room `auto` gives the sketch.
+    pub sketch_share: f64,
     pub json: bool,
     pub quiet: bool,
 }
@@ -350,7 +352,7 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     template.scaling = scaling.as_ref().map(|c| c.placeholder());
     template.check().map_err(|e| CliError::Usage(format!("--scaling: {e}")))?;
     let room = sketch_room(&template, budget);
-    template.sketch = crate::sketch::choose(&frames, o.sketch, o.sketch_start, base.config.cond_channels > 0, room)?;
+    template.sketch = crate::sketch::choose(&frames, o.sketch, o.sketch_start, o.sketch_share, base.config.cond_channels > 0, room)?;
     if let Some(b) = budget {
         let least = template.header_len() + format::CHECKSUM_LEN;
         if b < least {

@@ -1,7 +1,8 @@
 //! Quality of a decode against its source, averaged over frames: PSNR over RGB, SSIM
 //! (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 = 0.01, K2 = 0.03) on BT.601
 //! luma, MS-SSIM on luma (the `av-metrics` crate) and SSIMULACRA2 (the `ssimulacra2`
-//! crate, sRGB). `lora-video compare` prints them.
+//! crate, sRGB), and VMAF through an ffmpeg with libvmaf where one is given.
+//! `lora-video compare` prints them.
 
 use std::io::Write;
 use std::path::Path;
@@ -121,35 +122,80 @@ pub fn ssimulacra2(a: &[RgbImage], b: &[RgbImage]) -> f64 {
     scores.iter().sum::<f64>() / scores.len().max(1) as f64
 }
 
-/// Every score of a clip against its reference.
+/// VMAF (libvmaf's default model, vmaf_v0.6.1) of `test` against `reference`, the mean
+/// over frames, through `ffmpeg`'s libvmaf filter. Debian's ffmpeg has no libvmaf; the
+/// static ffmpeg in PyPI's imageio-ffmpeg has. Both clips go to ffmpeg as 4:4:4 y4m.
+pub fn vmaf(ffmpeg: &Path, reference: &[RgbImage], test: &[RgbImage]) -> Result<f64, CliError> {
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = reference.len().min(test.len());
+    let dir = std::env::temp_dir().join(format!("lora-video-vmaf-{}-{}", std::process::id(), RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+    std::fs::create_dir_all(&dir).map_err(crate::io::io_err(&dir))?;
+    let result = (|| {
+        let (r, t, log) = (dir.join("reference.y4m"), dir.join("test.y4m"), dir.join("vmaf.json"));
+        for (path, frames) in [(&r, &reference[..n]), (&t, &test[..n])] {
+            crate::io::write_atomic(path, &crate::output::y4m_bytes(&crate::encode::frames_of(frames), (24, 1)))?;
+        }
+        let filter = format!("[0:v][1:v]libvmaf=n_threads=2:log_fmt=json:log_path={}", log.display());
+        let status = std::process::Command::new(ffmpeg)
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(&t)
+            .arg("-i")
+            .arg(&r)
+            .args(["-lavfi", &filter, "-f", "null", "-"])
+            .status()
+            .map_err(|e| CliError::Tool(format!("{}: {e}", ffmpeg.display())))?;
+        if !status.success() {
+            return Err(CliError::Tool(format!("{} failed ({status}); VMAF needs an ffmpeg built with libvmaf", ffmpeg.display())));
+        }
+        let text = std::fs::read_to_string(&log).map_err(crate::io::io_err(&log))?;
+        vmaf_of_log(&text).ok_or_else(|| CliError::Tool(format!("{}: no pooled VMAF mean in libvmaf's log", log.display())))
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// The pooled mean VMAF of a libvmaf JSON log.
+pub fn vmaf_of_log(json: &str) -> Option<f64> {
+    serde_json::from_str::<serde_json::Value>(json).ok()?.pointer("/pooled_metrics/vmaf/mean")?.as_f64()
+}
+
+/// Every score of a clip against its reference; VMAF where an ffmpeg with libvmaf was given.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
 pub struct Scores {
     pub psnr: f64,
     pub ssim: f64,
     pub msssim: f64,
     pub ssimulacra2: f64,
+    pub vmaf: Option<f64>,
 }
 
-/// Scores of `b` against `a` (the same size; the shorter length).
-pub fn score(a: &[RgbImage], b: &[RgbImage]) -> Scores {
+/// Scores of `b` against `a` (the same size; the shorter length); VMAF through `vmaf_ffmpeg`.
+pub fn score_with(a: &[RgbImage], b: &[RgbImage], vmaf_ffmpeg: Option<&Path>) -> Result<Scores, CliError> {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    Scores { psnr: psnr(a, b), ssim: ssim(a, b), msssim: msssim(a, b), ssimulacra2: ssimulacra2(a, b) }
+    let vmaf = vmaf_ffmpeg.map(|f| vmaf(f, a, b)).transpose()?;
+    Ok(Scores { psnr: psnr(a, b), ssim: ssim(a, b), msssim: msssim(a, b), ssimulacra2: ssimulacra2(a, b), vmaf })
 }
 
-/// `lora-video compare A B`: PSNR and SSIM of B against A (same size; the shorter length).
-pub fn run(reference: &Path, test: &Path, json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+/// Scores of `b` against `a` (the same size; the shorter length), without VMAF.
+pub fn score(a: &[RgbImage], b: &[RgbImage]) -> Scores {
+    score_with(a, b, None).expect("no external tool to fail")
+}
+
+/// `lora-video compare A B`: the scores of B against A (same size; the shorter length).
+pub fn run(reference: &Path, test: &Path, json: bool, vmaf_ffmpeg: Option<&Path>, out: &mut dyn Write) -> Result<(), CliError> {
     let all = Select { start: 0, count: media::MAX_INPUT_FRAMES };
     let (a, b) = (media::read(reference, all, (24, 1))?, media::read(test, all, (24, 1))?);
     if a.frames[0].dimensions() != b.frames[0].dimensions() {
         return Err(CliError::bad_input(test, format!("{:?} frames, but the reference's are {:?}", b.frames[0].dimensions(), a.frames[0].dimensions())));
     }
     let n = a.frames.len().min(b.frames.len());
-    let sc = score(&a.frames[..n], &b.frames[..n]);
+    let sc = score_with(&a.frames[..n], &b.frames[..n], vmaf_ffmpeg)?;
     let text = if json {
-        serde_json::json!({ "frames": n, "psnr": sc.psnr, "ssim": sc.ssim, "msssim": sc.msssim, "ssimulacra2": sc.ssimulacra2 }).to_string()
+        serde_json::json!({ "frames": n, "psnr": sc.psnr, "ssim": sc.ssim, "msssim": sc.msssim, "ssimulacra2": sc.ssimulacra2, "vmaf": sc.vmaf }).to_string()
     } else {
-        format!("{n} frames: PSNR {:.2} dB (RGB), SSIM {:.4} (luma), MS-SSIM {:.4} (luma), SSIMULACRA2 {:.2}", sc.psnr, sc.ssim, sc.msssim, sc.ssimulacra2)
+        let vmaf = sc.vmaf.map_or(String::new(), |v| format!(", VMAF {v:.2}"));
+        format!("{n} frames: PSNR {:.2} dB (RGB), SSIM {:.4} (luma), MS-SSIM {:.4} (luma), SSIMULACRA2 {:.2}{vmaf}", sc.psnr, sc.ssim, sc.msssim, sc.ssimulacra2)
     };
     writeln!(out, "{text}").map_err(|source| CliError::Io { path: "<stdout>".into(), source })
 }
@@ -203,5 +249,23 @@ mod tests {
         negative.pixels_mut().for_each(|p| p.0 = p.0.map(|v| 255 - v));
         let n = score(&[picture(0)], &[negative]);
         assert!(n.msssim < 0.05 && n.psnr < 10.0, "{n:?}");
+    }
+
+    #[test]
+    fn vmaf_reads_libvmafs_pooled_mean() {
+        let log = r#"{"version": "3.0.0", "frames": [], "pooled_metrics": {"vmaf": {"min": 37.4, "max": 40.9, "mean": 39.324427, "harmonic_mean": 39.28}}}"#;
+        assert_eq!(vmaf_of_log(log), Some(39.324427));
+        assert_eq!(vmaf_of_log(r#"{"pooled_metrics": {}}"#), None);
+        assert_eq!(vmaf_of_log("not json"), None);
+    }
+
+    /// Runs where LORA_VIDEO_VMAF_FFMPEG names an ffmpeg with libvmaf (bench-eval.sh's).
+    #[test]
+    fn vmaf_ranks_distortions_when_an_ffmpeg_has_libvmaf() {
+        let Some(ffmpeg) = std::env::var_os("LORA_VIDEO_VMAF_FFMPEG") else { return };
+        let a: Vec<RgbImage> = (0..3).map(picture).collect();
+        let blurred: Vec<RgbImage> = a.iter().map(|f| image::imageops::blur(f, 3.0)).collect();
+        let (same, blur) = (vmaf(Path::new(&ffmpeg), &a, &a).unwrap(), vmaf(Path::new(&ffmpeg), &a, &blurred).unwrap());
+        assert!(same > 90.0 && blur < same - 10.0, "same {same}, blurred {blur}");
     }
 }

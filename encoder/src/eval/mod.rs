@@ -69,7 +69,7 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub clips: ClipArgs,
     /// lora-video's rate points: byte budgets (as `encode --bytes`); BD-rates need 2 or more (a cubic from 4).
-    /// The sketch is chosen once per clip, for the smallest budget.
+    /// Each budget gets the sketch `encode` would choose; budgets that choose the same one share a fit.
     #[arg(long, value_delimiter = ',', default_value = "300,600,1200,2400")]
     pub bytes: Vec<usize>,
     /// Encoder effort of lora-video.
@@ -84,6 +84,13 @@ pub struct EvalArgs {
     /// lora-video's inference-time scaling, as `encode --scaling` (0: off).
     #[arg(long, default_value_t = crate::scaling::DEFAULT_M)]
     pub scaling: u32,
+    /// Also decode each lora-video point without its scaling choices, and its sketch alone
+    /// (theta = 0): what each part buys.
+    #[arg(long)]
+    pub ablation: bool,
+    /// Also score VMAF, through this ffmpeg built with libvmaf (PyPI imageio-ffmpeg's has it).
+    #[arg(long, value_name = "FFMPEG")]
+    pub vmaf: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -199,8 +206,9 @@ fn frames(spec: &ClipSpec, a: &ClipArgs) -> Result<(Vec<RgbImage>, (u16, u16)), 
     Ok((video.frames.iter().map(|f| media::cover(f, a.size.0, a.size.1)).collect(), video.fps))
 }
 
+/// The clip's decode at adapter `strength`, without its scaling choices.
 fn decode(s: &Setup, header: &lora_video_shared::format::Header, theta: &[f32], strength: f32) -> Result<Vec<RgbImage>, CliError> {
-    let render = Render { strength, ..Render::of(header) };
+    let render = Render { strength, scaling: None, ..Render::of(header) };
     let z = render::latents(&s.base, header, theta, &render, &s.device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?;
     Ok(decoded(s, z))
 }
@@ -233,11 +241,11 @@ pub struct Row {
     pub seconds: f64,
 }
 
-const CSV_HEADER: &str = "clip,codec,target_bytes,bytes,fits,setting,psnr,ssim,msssim,msssim_db,ssimulacra2,seconds";
+const CSV_HEADER: &str = "clip,codec,target_bytes,bytes,fits,setting,psnr,ssim,msssim,msssim_db,ssimulacra2,vmaf,seconds";
 
 fn csv_line(r: &Row) -> String {
     format!(
-        "{},{},{},{},{},{},{:.4},{:.5},{:.5},{:.4},{:.4},{:.2}",
+        "{},{},{},{},{},{},{:.4},{:.5},{:.5},{:.4},{:.4},{},{:.2}",
         r.clip,
         r.codec,
         r.target_bytes,
@@ -249,6 +257,7 @@ fn csv_line(r: &Row) -> String {
         r.scores.msssim,
         metrics::msssim_db(r.scores.msssim),
         r.scores.ssimulacra2,
+        r.scores.vmaf.map_or(String::new(), |v| format!("{v:.3}")),
         r.seconds
     )
 }
@@ -264,16 +273,21 @@ pub(crate) struct Fit {
     pub seconds: f64,
 }
 
-/// Latents, stage 1 and stage 2 once for a clip's frames.
-/// The sketch is chosen as `encode` chooses it (`sketch::choose`, with `budget`).
-fn fit_clip(s: &Setup, images: &[RgbImage], fps: (u16, u16), seed: u32, preset: Preset, sketch: crate::sketch::SketchChoice, budget: Option<usize>) -> Result<Fit, CliError> {
-    let started = Instant::now();
+/// The header template `encode --bytes budget` starts from, with the sketch it chooses
+/// (`sketch::choose`, auto).
+fn template_for(s: &Setup, images: &[RgbImage], fps: (u16, u16), seed: u32, budget: Option<usize>) -> Result<lora_video_shared::format::Header, CliError> {
     let steps = s.base.manifest.sampler.steps as u8;
     let mut template = encode::template(&s.base, images, fps, seed, None, 1, steps, None)?;
     // Room as `encode` leaves it: beside the header with the default scaling section.
     let scaling = crate::scaling::ScalingConfig::of_encode(crate::scaling::DEFAULT_M, None, 1.0, crate::scaling::Choose::Greedy, u64::from(seed), steps)?;
     let room = encode::sketch_room(&lora_video_shared::format::Header { scaling: scaling.map(|c| c.placeholder()), ..template.clone() }, budget);
-    template.sketch = crate::sketch::choose(images, sketch, crate::sketch::START, s.base.config.cond_channels > 0, room)?;
+    template.sketch = crate::sketch::choose(images, crate::sketch::SketchChoice::Auto, crate::sketch::START, crate::sketch::AUTO_SHARE, s.base.config.cond_channels > 0, room)?;
+    Ok(template)
+}
+
+/// Latents, stage 1 and stage 2 once for a clip's frames under `template`.
+fn fit_clip(s: &Setup, images: &[RgbImage], template: lora_video_shared::format::Header, seed: u32, preset: Preset) -> Result<Fit, CliError> {
+    let started = Instant::now();
     let z0 = encode::latents(&s.base, &s.taef2, images, &s.device);
     let ad = s.device.clone().autodiff();
     let denoiser = burn::module::Module::fork(s.base.denoiser.clone(), &ad);
@@ -287,27 +301,39 @@ fn fit_clip(s: &Setup, images: &[RgbImage], fps: (u16, u16), seed: u32, preset: 
     Ok(Fit { template, z0, fitted, seconds: started.elapsed().as_secs_f64() })
 }
 
-/// lora-video's points for one clip: one fit, then the quantiser step searched for each budget.
+/// lora-video's points for one clip: for each budget, the sketch `encode` would choose,
+/// a fit per distinct sketch, then the quantiser step searched for the budget.
 fn lora_points(s: &Setup, spec: &ClipSpec, images: &[RgbImage], fps: (u16, u16), a: &EvalArgs, dir: &Path) -> Result<Vec<Row>, CliError> {
     let quiet = a.clips.quiet;
-    let Fit { template, z0, fitted, seconds: fit_s } = fit_clip(s, images, fps, a.clips.seed, a.preset, crate::sketch::SketchChoice::Auto, a.bytes.iter().copied().min())?;
-    let steps = template.sampler.steps;
+    let steps = s.base.manifest.sampler.steps as u8;
     let scaling = crate::scaling::ScalingConfig::of_encode(a.scaling, None, 1.0, crate::scaling::Choose::Greedy, u64::from(a.clips.seed), steps)?;
-    let scaled = lora_video_shared::format::Header { scaling: scaling.as_ref().map(|c| c.placeholder()), ..template.clone() };
     let (s1, s2, _) = a.preset.schedule();
-    log(quiet, format!("{}: lora-video fit {:.0} s ({s1} + {s2} steps)", spec.name, fit_s));
+    let mut fits: Vec<Fit> = Vec::new();
     let mut rows = Vec::new();
     for &target in &a.bytes {
+        let template = template_for(s, images, fps, a.clips.seed, Some(target))?;
+        let (fit_s, i) = match fits.iter().position(|f| f.template == template) {
+            Some(i) => (0.0, i),
+            None => {
+                fits.push(fit_clip(s, images, template, a.clips.seed, a.preset)?);
+                let f = fits.last().expect("pushed");
+                let sketch = f.template.sketch.as_ref().map_or("no sketch".into(), |k| format!("sketch {:?}, {} B", k.params, k.section_len()));
+                log(quiet, format!("{} at {target} B: lora-video fit {:.0} s ({s1} + {s2} steps), {sketch}", spec.name, f.seconds));
+                (f.seconds, fits.len() - 1)
+            }
+        };
+        let Fit { template, z0, fitted, .. } = &fits[i];
+        let scaled = lora_video_shared::format::Header { scaling: scaling.as_ref().map(|c| c.placeholder()), ..template.clone() };
         let t = Instant::now();
         let mut clip = encode::fit_budget(&scaled, &fitted.theta, fitted.step, target)?;
         let theta = clip.theta().map_err(|e| CliError::Usage(e.to_string()))?;
         let decoded = match &scaling {
-            Some(cfg) => decoded(s, crate::scaling::apply(&s.base, &mut clip, &theta, &z0, cfg, &s.device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?),
+            Some(cfg) => decoded(s, crate::scaling::apply(&s.base, &mut clip, &theta, z0, cfg, &s.device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?),
             None => decode(s, &clip.header, &theta, 1.0)?,
         };
         let bytes = clip.to_bytes().map_err(|e| CliError::Usage(e.to_string()))?;
         crate::io::write_atomic(&dir.join(format!("lora-video-{target}.lvc")), &bytes)?;
-        let scores = metrics::score(images, &decoded);
+        let scores = metrics::score_with(images, &decoded, a.vmaf.as_deref())?;
         rows.push(Row {
             clip: spec.name.clone(),
             codec: LORA.into(),
@@ -319,17 +345,29 @@ fn lora_points(s: &Setup, spec: &ClipSpec, images: &[RgbImage], fps: (u16, u16),
             seconds: fit_s + t.elapsed().as_secs_f64(),
         });
         log(quiet, format!("  {}", csv_line(rows.last().expect("row"))));
+        if a.ablation {
+            // The same clip without its scaling choices (the vector's decode), and its
+            // sketch alone (theta = 0, what the base model draws from the sketch).
+            let unscaled = lora_video_shared::format::Header { scaling: None, ..clip.header.clone() }.header_len();
+            let plain = decode(s, &clip.header, &theta, 1.0)?;
+            let alone = decode(s, &clip.header, &theta, 0.0)?;
+            let variants = [(ABLATION[1], bytes.len() - (clip.header.header_len() - unscaled), plain), (ABLATION[0], unscaled + lora_video_shared::format::CHECKSUM_LEN, alone)];
+            for (codec, bytes, decoded) in variants {
+                let scores = metrics::score_with(images, &decoded, a.vmaf.as_deref())?;
+                rows.push(Row { clip: spec.name.clone(), codec: codec.into(), target_bytes: target, bytes, fits: bytes <= target, setting: "ablation".into(), scores, seconds: 0.0 });
+                log(quiet, format!("  {}", csv_line(rows.last().expect("row"))));
+            }
+        }
     }
-    // The base model's own sample (theta = 0): what the adapter adds.
-    let decoded = decode(s, &template, &vec![0.0; template.lora.k as usize], 0.0)?;
-    let least = template.header_len() + lora_video_shared::format::CHECKSUM_LEN;
-    rows.push(Row { clip: spec.name.clone(), codec: "theta=0".into(), target_bytes: 0, bytes: least, fits: true, setting: "base model".into(), scores: metrics::score(images, &decoded), seconds: 0.0 });
     Ok(rows)
 }
 
+/// The ablation's rows: the sketch alone, then the sketch and the vector (no scaling).
+const ABLATION: [&str; 2] = ["lora-video sketch alone", "lora-video no scaling"];
+
 /// Every codec's points for one clip, at lora-video's byte counts.
 #[allow(clippy::too_many_arguments)]
-fn codec_points(spec: &ClipSpec, source: &Path, images: &[RgbImage], size: (u32, u32), targets: &[usize], codecs: &[Codec], scales: &[u32], dir: &Path, quiet: bool) -> Result<Vec<Row>, CliError> {
+fn codec_points(spec: &ClipSpec, source: &Path, images: &[RgbImage], size: (u32, u32), targets: &[usize], codecs: &[Codec], scales: &[u32], dir: &Path, vmaf: Option<&Path>, quiet: bool) -> Result<Vec<Row>, CliError> {
     let mut rows = Vec::new();
     for (codec, scale) in codecs.iter().flat_map(|&c| scales.iter().map(move |&s| (c, s))) {
         if size.0 / scale < 16 || size.1 / scale < 16 || size.0 % (2 * scale) != 0 || size.1 % (2 * scale) != 0 {
@@ -349,7 +387,7 @@ fn codec_points(spec: &ClipSpec, source: &Path, images: &[RgbImage], size: (u32,
                 bytes: e.payload,
                 fits,
                 setting: format!("crf {}", e.crf),
-                scores: metrics::score(images, &e.frames),
+                scores: metrics::score_with(images, &e.frames, vmaf)?,
                 seconds: t.elapsed().as_secs_f64(),
             });
             log(quiet, format!("  {}", csv_line(rows.last().expect("row"))));
@@ -370,6 +408,12 @@ pub(crate) const METRICS: [Metric; 3] = [
     Metric { key: "msssim", label: "MS-SSIM luma (dB)", value: |s| metrics::msssim_db(s.msssim) },
     Metric { key: "ssimulacra2", label: "SSIMULACRA2", value: |s| s.ssimulacra2 },
 ];
+const VMAF: Metric = Metric { key: "vmaf", label: "VMAF", value: |s| s.vmaf.unwrap_or(f64::NAN) };
+
+/// The metrics eval reports: METRICS, and VMAF where it is measured.
+fn metrics_of(a: &EvalArgs) -> Vec<&'static Metric> {
+    METRICS.iter().chain(a.vmaf.is_some().then_some(&VMAF)).collect()
+}
 
 fn curve_of(rows: &[Row], codec: &str, m: &Metric) -> Vec<Point> {
     let mut pts: Vec<Point> = rows.iter().filter(|r| r.codec == codec).map(|r| Point { bytes: r.bytes as f64, quality: (m.value)(&r.scores) }).collect();
@@ -415,12 +459,13 @@ pub fn run_eval(a: &EvalArgs, out: &mut dyn Write) -> Result<(), CliError> {
         log(a.clips.quiet, format!("{}: {} frames at {}x{}", spec.name, images.len(), a.clips.size.0, a.clips.size.1));
         let mut rows = lora_points(&s, spec, &images, fps, a, &dir)?;
         let targets: Vec<usize> = rows.iter().filter(|r| r.codec == LORA).map(|r| r.bytes).collect();
-        rows.extend(codec_points(spec, &source, &images, a.clips.size, &targets, &a.codecs, &a.scales, &dir, a.clips.quiet)?);
+        rows.extend(codec_points(spec, &source, &images, a.clips.size, &targets, &a.codecs, &a.scales, &dir, a.vmaf.as_deref(), a.clips.quiet)?);
         let csv: String = std::iter::once(CSV_HEADER.to_string()).chain(rows.iter().map(csv_line)).map(|l| l + "\n").collect();
         crate::io::write_atomic(&a.clips.out.join(format!("{}.csv", spec.name)), csv.as_bytes())?;
         let variants = variants(a);
-        let names: Vec<&str> = std::iter::once(LORA).chain(variants.iter().map(String::as_str)).collect();
-        for m in &METRICS {
+        let ablation = if a.ablation { &ABLATION[..] } else { &[] };
+        let names: Vec<&str> = std::iter::once(LORA).chain(ablation.iter().copied()).chain(variants.iter().map(String::as_str)).collect();
+        for m in metrics_of(a) {
             let series: Vec<plot::Series> = names.iter().map(|n| plot::Series { name: n.to_string(), points: curve_of(&rows, n, m).iter().map(|p| (p.bytes, p.quality)).collect() }).collect();
             let title = format!("{} ({} frames {}x{}): {}", spec.name, images.len(), a.clips.size.0, a.clips.size.1, m.key);
             plot::lines(&a.clips.out.join(format!("{}-{}.png", spec.name, m.key)), &title, "bytes", m.label, &series, true)?;
@@ -446,18 +491,22 @@ fn variants(a: &EvalArgs) -> Vec<String> {
 
 fn summary_markdown(a: &EvalArgs, clips: &[ClipSpec], rows: &[Row], bds: &[Bd]) -> String {
     let mut s = String::new();
+    let vmaf = a.vmaf.is_some();
+    let vmaf_of = |r: &Row| r.scores.vmaf.map_or("-".into(), |v| format!("{v:.2}"));
     // BD-rates need two rate points or more.
     if a.bytes.len() > 1 {
         let _ = writeln!(s, "BD-rate of lora-video against each codec (percent more bytes for the same quality; n/a where the quality ranges do not overlap), and BD-quality (lora-video minus the codec at the same bytes). MS-SSIM in dB, -10 log10(1 - MS-SSIM).\n");
-        let _ = writeln!(s, "| clip | codec | BD-rate MS-SSIM | BD-rate SSIMULACRA2 | BD-MS-SSIM (dB) | BD-SSIMULACRA2 | BD-PSNR (dB) |");
-        let _ = writeln!(s, "|------|-------|----------------:|--------------------:|----------------:|---------------:|-------------:|");
+        let (head, rule) = if vmaf { (" BD-rate VMAF | BD-VMAF |", "-------------:|--------:|") } else { ("", "") };
+        let _ = writeln!(s, "| clip | codec | BD-rate MS-SSIM | BD-rate SSIMULACRA2 | BD-MS-SSIM (dB) | BD-SSIMULACRA2 | BD-PSNR (dB) |{head}");
+        let _ = writeln!(s, "|------|-------|----------------:|--------------------:|----------------:|---------------:|-------------:|{rule}");
         let find = |clip: &str, codec: &str, metric: &str| bds.iter().find(|b| b.clip == clip && b.codec == codec && b.metric == metric);
         for spec in clips {
             for c in &variants(a) {
-                let (ms, s2, ps) = (find(&spec.name, c, "msssim"), find(&spec.name, c, "ssimulacra2"), find(&spec.name, c, "psnr"));
+                let (ms, s2, ps, vm) = (find(&spec.name, c, "msssim"), find(&spec.name, c, "ssimulacra2"), find(&spec.name, c, "psnr"), find(&spec.name, c, "vmaf"));
+                let tail = if vmaf { format!(" {} | {} |", fmt_opt(vm.and_then(|b| b.bd_rate), "%"), fmt_opt(vm.and_then(|b| b.bd_quality), "")) } else { String::new() };
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} |{tail}",
                     spec.name,
                     c,
                     fmt_opt(ms.and_then(|b| b.bd_rate), "%"),
@@ -470,23 +519,42 @@ fn summary_markdown(a: &EvalArgs, clips: &[ClipSpec], rows: &[Row], bds: &[Bd]) 
         }
     }
     if a.scales.len() > 1 {
-        let _ = writeln!(s, "\nEach codec's best variant (of {}) at each of lora-video's sizes, among those within the bytes, by PSNR and by SSIMULACRA2:\n", a.scales.iter().map(|x| format!("1/{x}")).collect::<Vec<_>>().join(", "));
-        let _ = writeln!(s, "| clip | bytes | codec | best PSNR dB (variant) | lora-video PSNR | best SSIMULACRA2 (variant) | lora-video SSIMULACRA2 |");
-        let _ = writeln!(s, "|------|------:|-------|----------------------:|----------------:|---------------------------:|-----------------------:|");
+        let _ = writeln!(s, "\nEach codec's best variant (of {}) at each of lora-video's sizes, among those within the bytes, by each metric:\n", a.scales.iter().map(|x| format!("1/{x}")).collect::<Vec<_>>().join(", "));
+        let (head, rule) = if vmaf { (" best VMAF (variant) | lora-video VMAF |", "--------------------:|----------------:|") } else { ("", "") };
+        let _ = writeln!(s, "| clip | bytes | codec | best PSNR dB (variant) | lora-video PSNR | best SSIMULACRA2 (variant) | lora-video SSIMULACRA2 |{head}");
+        let _ = writeln!(s, "|------|------:|-------|----------------------:|----------------:|---------------------------:|-----------------------:|{rule}");
         for ours in rows.iter().filter(|r| r.codec == LORA) {
             for c in &a.codecs {
                 let theirs: Vec<&Row> = rows.iter().filter(|r| r.clip == ours.clip && r.target_bytes == ours.bytes && r.fits && (r.codec == c.name() || r.codec.starts_with(&format!("{}/", c.name())))).collect();
                 let best = |key: fn(&Row) -> f64| theirs.iter().max_by(|x, y| key(x).total_cmp(&key(y))).map_or("none fits".to_string(), |r| format!("{:.2} ({})", key(r), r.codec));
-                let _ = writeln!(s, "| {} | {} | {} | {} | {:.2} | {} | {:.2} |", ours.clip, ours.bytes, c.name(), best(|r| r.scores.psnr), ours.scores.psnr, best(|r| r.scores.ssimulacra2), ours.scores.ssimulacra2);
+                let tail = if vmaf { format!(" {} | {} |", best(|r| r.scores.vmaf.unwrap_or(f64::NAN)), vmaf_of(ours)) } else { String::new() };
+                let _ = writeln!(s, "| {} | {} | {} | {} | {:.2} | {} | {:.2} |{tail}", ours.clip, ours.bytes, c.name(), best(|r| r.scores.psnr), ours.scores.psnr, best(|r| r.scores.ssimulacra2), ours.scores.ssimulacra2);
             }
         }
     }
+    if a.ablation {
+        let _ = writeln!(s, "\nWhat each part buys: each lora-video point decoded from its sketch alone (theta = 0; bytes: the file without vector or scaling), from the sketch and the vector (no scaling choices), and whole:\n");
+        let (head, rule) = if vmaf { (" VMAF |", "-----:|") } else { ("", "") };
+        let _ = writeln!(s, "| clip | target | decode | bytes | PSNR dB | MS-SSIM | SSIMULACRA2 |{head}");
+        let _ = writeln!(s, "|------|-------:|--------|------:|--------:|--------:|------------:|{rule}");
+        for r in rows.iter().filter(|r| r.codec == LORA || ABLATION.contains(&r.codec.as_str())) {
+            let part = match r.codec.as_str() {
+                c if c == ABLATION[0] => "sketch alone",
+                c if c == ABLATION[1] => "sketch + vector",
+                _ => "sketch + vector + scaling",
+            };
+            let tail = if vmaf { format!(" {} |", vmaf_of(r)) } else { String::new() };
+            let _ = writeln!(s, "| {} | {} | {} | {} | {:.2} | {:.4} | {:.2} |{tail}", r.clip, r.target_bytes, part, r.bytes, r.scores.psnr, r.scores.msssim, r.scores.ssimulacra2);
+        }
+    }
     let _ = writeln!(s, "\nEvery point (bytes: the whole .lvc for lora-video; the codec payload for the others):\n");
-    let _ = writeln!(s, "| clip | codec | target | bytes | setting | PSNR dB | MS-SSIM | SSIMULACRA2 |");
-    let _ = writeln!(s, "|------|-------|-------:|------:|---------|--------:|--------:|------------:|");
+    let (head, rule) = if vmaf { (" VMAF |", "-----:|") } else { ("", "") };
+    let _ = writeln!(s, "| clip | codec | target | bytes | setting | PSNR dB | MS-SSIM | SSIMULACRA2 |{head}");
+    let _ = writeln!(s, "|------|-------|-------:|------:|---------|--------:|--------:|------------:|{rule}");
     for r in rows {
         let mark = if r.fits { "" } else { " (over)" };
-        let _ = writeln!(s, "| {} | {} | {} | {}{} | {} | {:.2} | {:.4} | {:.2} |", r.clip, r.codec, r.target_bytes, r.bytes, mark, r.setting, r.scores.psnr, r.scores.msssim, r.scores.ssimulacra2);
+        let tail = if vmaf { format!(" {} |", vmaf_of(r)) } else { String::new() };
+        let _ = writeln!(s, "| {} | {} | {} | {}{} | {} | {:.2} | {:.4} | {:.2} |{tail}", r.clip, r.codec, r.target_bytes, r.bytes, mark, r.setting, r.scores.psnr, r.scores.msssim, r.scores.ssimulacra2);
     }
     s
 }

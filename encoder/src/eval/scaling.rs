@@ -120,7 +120,8 @@ fn theta(clip: &Bitstream) -> Result<Vec<f32>, CliError> {
 /// Every row of one clip.
 fn clip_rows(s: &Setup, name: &str, images: &[RgbImage], fps: (u16, u16), a: &ScalingArgs, dir: &Path) -> Result<Vec<ScalingRow>, CliError> {
     let quiet = a.clips.quiet;
-    let fit = super::fit_clip(s, images, fps, a.clips.seed, a.preset, crate::sketch::SketchChoice::Auto, a.bytes.iter().copied().min())?;
+    let template = super::template_for(s, images, fps, a.clips.seed, a.bytes.iter().copied().min())?;
+    let fit = super::fit_clip(s, images, template, a.clips.seed, a.preset)?;
     log(quiet, format!("{name}: fit {:.0} s", fit.seconds));
     let steps = fit.template.sampler.steps;
     let all = settings(a, steps, a.clips.seed)?;
