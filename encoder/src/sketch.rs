@@ -116,9 +116,10 @@ pub fn search(frames: &[RgbImage], start: u8, bytes: usize) -> Option<Sketch> {
     let clip = Clip::new(frames);
     let mut best: Option<(f64, Sketch)> = None;
     for cell_log2 in SEARCH_CELLS {
+        let spatial = sketch_fit::Spatial::new(&clip.frames, clip.width, clip.height, 1 << cell_log2);
         for keyframes in SEARCH_KEYFRAMES.into_iter().filter(|&k| usize::from(k) <= frames.len()) {
             let Ok((_, g)) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }) else { continue };
-            let targets = sketch_fit::targets(&clip.frames, clip.width, clip.height, &g);
+            let targets = spatial.targets(&g);
             for ratio in SEARCH_CHROMA {
                 let at = |q: u8| {
                     let params = SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: (f64::from(q) * ratio).round().min(f64::from(sketch::MAX_Q)) as u8 };

@@ -70,67 +70,91 @@ fn tridiagonal(d: &[f64], e: &[f64], mut x: Vec<f64>) -> Vec<f64> {
     x
 }
 
-/// One plane of every frame, [T][H][W], in the float YCbCr the decoder inverts.
-fn planes(frames: &[&[u8]], width: usize, height: usize) -> [Vec<f64>; 3] {
-    let n = width * height;
-    let mut out = [vec![0.0; frames.len() * n], vec![0.0; frames.len() * n], vec![0.0; frames.len() * n]];
-    for (t, f) in frames.iter().enumerate() {
-        for (i, p) in f.chunks_exact(3).take(n).enumerate() {
-            let [r, g, b] = [p[0], p[1], p[2]].map(f64::from);
-            out[0][t * n + i] = 0.299 * r + 0.587 * g + 0.114 * b;
-            out[1][t * n + i] = -0.168_736 * r - 0.331_264 * g + 0.5 * b + 128.0;
-            out[2][t * n + i] = 0.5 * r - 0.418_688 * g - 0.081_312 * b + 128.0;
-        }
-    }
-    out
+/// One frame's plane `c` (0 Y, 1 Cb, 2 Cr) in the float YCbCr the decoder inverts.
+fn plane(frame: &[u8], n: usize, c: usize) -> Vec<f64> {
+    const M: [[f64; 4]; 3] = [[0.299, 0.587, 0.114, 0.0], [-0.168_736, -0.331_264, 0.5, 128.0], [0.5, -0.418_688, -0.081_312, 128.0]];
+    let m = M[c];
+    frame.chunks_exact(3).take(n).map(|p| m[0] * f64::from(p[0]) + m[1] * f64::from(p[1]) + m[2] * f64::from(p[2]) + m[3]).collect()
 }
 
-/// The keyframe targets for `g` from the clip's RGB8 frames (interleaved, `width` x
-/// `height`, `g.frames` of them): per plane, the least-squares fit, rounded and clamped.
-pub fn targets(frames: &[&[u8]], width: usize, height: usize, g: &Geometry) -> Vec<Keyframe> {
-    let time = Axis::temporal(g);
-    let fitted: Vec<Plane> = planes(frames, width, height)
-        .iter()
-        .enumerate()
-        .flat_map(|(c, src)| {
-            let ((gw, gh), cell) = if c == 0 { (g.luma, g.cell) } else { (g.chroma, 2 * g.cell) };
-            let (ax, ay) = (Axis::spatial(width, gw, cell as f64), Axis::spatial(height, gh, cell as f64));
-            // Rows, then columns, of each frame: [T][gh][gw].
-            let mut cells = vec![0.0; g.frames * gh * gw];
-            for t in 0..g.frames {
-                let frame = &src[t * width * height..][..width * height];
-                let rows: Vec<Vec<f64>> = frame.chunks_exact(width).map(|row| ax.fit(row.iter().copied())).collect();
+/// A clip's frames fitted in space for one cell side: per plane (Y, Cb, Cr), each
+/// frame's least-squares cells, [T][gh][gw]. The fit in time (`targets`) comes after.
+pub struct Spatial {
+    cell: usize,
+    frames: usize,
+    planes: [Vec<f64>; 3],
+}
+
+impl Spatial {
+    /// Fits the RGB8 frames (interleaved, `width` x `height`) on luma cells of `cell` pixels.
+    pub fn new(frames: &[&[u8]], width: usize, height: usize, cell: usize) -> Self {
+        let g = Geometry::of_cell(width, height, frames.len(), cell, 1);
+        let planes = [0, 1, 2].map(|c| {
+            let ((gw, gh), side) = if c == 0 { (g.luma, cell) } else { (g.chroma, 2 * cell) };
+            let (ax, ay) = (Axis::spatial(width, gw, side as f64), Axis::spatial(height, gh, side as f64));
+            let mut cells = vec![0.0; frames.len() * gh * gw];
+            for (t, f) in frames.iter().enumerate() {
+                // Rows, then columns.
+                let rows: Vec<Vec<f64>> = plane(f, width * height, c).chunks_exact(width).map(|row| ax.fit(row.iter().copied())).collect();
                 for x in 0..gw {
                     for (y, v) in ay.fit(rows.iter().map(|r| r[x])).into_iter().enumerate() {
                         cells[(t * gh + y) * gw + x] = v;
                     }
                 }
             }
-            // Then time, cell by cell: [K][gh][gw].
+            cells
+        });
+        Self { cell, frames: frames.len(), planes }
+    }
+
+    /// The keyframe targets for `g` (this fit's cell side and frame count): each cell
+    /// fitted in time, rounded and clamped.
+    pub fn targets(&self, g: &Geometry) -> Vec<Keyframe> {
+        assert_eq!((g.cell, g.frames), (self.cell, self.frames), "a geometry of this fit");
+        let time = Axis::temporal(g);
+        let mut out: Vec<Vec<Plane>> = vec![Vec::with_capacity(3); g.keyframes];
+        for (c, cells) in self.planes.iter().enumerate() {
+            let (gw, gh) = if c == 0 { g.luma } else { g.chroma };
             let mut keys = vec![vec![0u8; gh * gw]; g.keyframes];
             for i in 0..gh * gw {
                 for (k, v) in time.fit((0..g.frames).map(|t| cells[t * gh * gw + i])).into_iter().enumerate() {
                     keys[k][i] = v.round().clamp(0.0, 255.0) as u8;
                 }
             }
-            keys.into_iter().map(move |data| Plane { width: gw, height: gh, data })
-        })
-        .collect();
-    // fitted holds Y of every keyframe, then Cb, then Cr.
-    (0..g.keyframes).map(|k| [0, 1, 2].map(|c| fitted[c * g.keyframes + k].clone())).collect()
+            for (k, data) in keys.into_iter().enumerate() {
+                out[k].push(Plane { width: gw, height: gh, data });
+            }
+        }
+        out.into_iter().map(|p| p.try_into().expect("three planes")).collect()
+    }
+}
+
+/// The keyframe targets for `g` from the clip's RGB8 frames (interleaved, `width` x
+/// `height`, `g.frames` of them): per plane, the least-squares fit, rounded and clamped.
+pub fn targets(frames: &[&[u8]], width: usize, height: usize, g: &Geometry) -> Vec<Keyframe> {
+    Spatial::new(frames, width, height, g.cell).targets(g)
 }
 
 /// The squared error, summed over every RGB8 sample, of the decoded keyframes `kf`
-/// upsampled and blended as a decoder does, against the clip's frames.
+/// upsampled and blended as a decoder does, against the clip's frames. Frames blend
+/// neighbouring keyframes in order, so two upsampled keyframes are held at a time.
 pub fn squared_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: usize, g: &Geometry) -> f64 {
     let cell = (g.cell as f32, g.cell as f32);
-    let images: Vec<Vec<f32>> = kf.iter().map(|k| sketch::upsample_rgb(k, cell, width, height)).collect();
     let n = width * height;
+    let mut held: Vec<(usize, Vec<f32>)> = Vec::with_capacity(2);
     let mut sum = 0.0;
     for ((a, b, u), f) in sketch::frame_weights(g, g.frames).into_iter().zip(frames) {
+        held.retain(|(k, _)| *k == a || *k == b);
+        for k in [a, b] {
+            if !held.iter().any(|(h, _)| *h == k) {
+                held.push((k, sketch::upsample_rgb(&kf[k], cell, width, height)));
+            }
+        }
+        let image = |k: usize| &held.iter().find(|(h, _)| *h == k).expect("held").1;
+        let (ia, ib) = (image(a), image(b));
         for (i, p) in f.chunks_exact(3).take(n).enumerate() {
             for (c, &v) in p.iter().enumerate() {
-                let d = ((1.0 - u) * images[a][c * n + i] + u * images[b][c * n + i]) * 255.0 - f32::from(v);
+                let d = ((1.0 - u) * ia[c * n + i] + u * ib[c * n + i]) * 255.0 - f32::from(v);
                 sum += f64::from(d * d);
             }
         }
