@@ -1,5 +1,5 @@
 //! The encoder's side of the sketch (the visual caption, `shared/src/sketch.rs`): rate
-//! levels, the choice of a level, and coding a clip's frames.
+//! levels, the search for the best sketch in a byte budget, and coding a clip's frames.
 
 use image::RgbImage;
 use lora_video_shared::sketch::{self, Geometry, Keyframe, Sketch, SketchParams};
@@ -8,8 +8,8 @@ use crate::error::CliError;
 use crate::sketch_fit;
 
 /// The levels `--sketch N` names, coarse to fine. At 16 frames of 256x256: 8x8, 16x16
-/// or 32x32 luma cells per keyframe (tree.avi at 400: level 3 took 417 bytes, level 5
-/// 1,481).
+/// or 32x32 luma cells per keyframe (tree.avi at 400: level 3 took 541 bytes, level 5
+/// 2,053).
 pub const LEVELS: [SketchParams; 6] = [
     SketchParams { cell_log2: 5, keyframes: 2, q_luma: 12, q_chroma: 16 },
     SketchParams { cell_log2: 4, keyframes: 2, q_luma: 12, q_chroma: 16 },
@@ -141,8 +141,9 @@ pub fn search(frames: &[RgbImage], start: u8, bytes: usize) -> Option<Sketch> {
 /// The sketch `choice` asks for, for a model with (`conditional`) or without a sketch
 /// input, and `room`: with a byte budget, the bytes it leaves beside the clip's fixed
 /// parts (header, scaling section, checksum). `auto`: none for a model without a sketch
-/// input; the default level without a budget; else the `search`ed sketch in AUTO_SHARE of
-/// the room (`share`, leaving VECTOR_RESERVE; none if nothing fits).
+/// input; the default level without a budget; else the `search`ed sketch in `share` of
+/// the room (AUTO_SHARE by default), leaving the vector VECTOR_RESERVE bytes at least
+/// (none if nothing fits).
 pub fn choose(frames: &[RgbImage], choice: SketchChoice, start: u8, share: f64, conditional: bool, room: Option<usize>) -> Result<Option<Sketch>, CliError> {
     if start == 0 {
         return Err(CliError::Usage("--sketch-start must be 1..=255".into()));
