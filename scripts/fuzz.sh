@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Fuzz the .lvc and .lvm readers for SECONDS each (default 60) with cargo fuzz (libFuzzer +
+# Fuzz the .lvc and .lvm readers for SECONDS each (default 60), or for RUNS executions
+# each when RUNS is set (RUNS=10000000 bash scripts/fuzz.sh), with cargo fuzz (libFuzzer +
 # AddressSanitizer). cargo fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 lets the stable
 # toolchain accept them. Needs `cargo install cargo-fuzz`. Results: docs/FUZZING.md.
 set -euo pipefail
 secs=${1:-60}
+limit=-max_total_time=$secs
+[ -n "${RUNS:-}" ] && limit=-runs=$RUNS
 cd "$(dirname "$0")/../fuzz"
 mkdir -p corpus/parse_lvc corpus/parse_lvm
 export RUSTC_BOOTSTRAP=1
-cargo fuzz run -O parse_lvc corpus/parse_lvc ../shared/tests/golden -- -max_total_time="$secs" -print_final_stats=1
-cargo fuzz run -O parse_lvm corpus/parse_lvm seeds/parse_lvm -- -max_total_time="$secs" -print_final_stats=1
+cargo fuzz run -O parse_lvm corpus/parse_lvm seeds/parse_lvm -- "$limit" -print_final_stats=1
+cargo fuzz run -O parse_lvc corpus/parse_lvc ../shared/tests/golden -- "$limit" -print_final_stats=1
