@@ -1,0 +1,226 @@
+"""Flow-matching training of the denoiser on the `train-base` latent cache, in PyTorch.
+
+    python -m lora_train.train --data CACHE --out DIR [--config base] [--steps N] ...
+    torchrun --nproc_per_node N -m lora_train.train ...   (DistributedDataParallel)
+
+The loss, schedule and held-out validation are `train-base`'s: t ~ U(0,1), e ~ N(0,1),
+x_t = (1-t) z0 + t e, || v(x_t, t) - (e - z0) ||^2, a sketch for each clip but 10% of
+the time (condition dropout). Every step's batch, times and noise are a function of
+(seed, step) over the global batch, so a resumed run continues exactly and N processes
+compute what one process computes. The exported model is the EMA of the weights.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+
+from . import package
+from .data import VAL_TIMES, Latents
+from .model import CONFIGS, Config, Denoiser
+
+SKETCH_DROPOUT = 0.1
+WARMUP = 50
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(prog="python -m lora_train.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="latent cache written by `lora-video train-base`")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, log.csv, denoiser.safetensors")
+    p.add_argument("--config", default="base", help=f"one of {', '.join(CONFIGS)}, or a JSON DenoiserConfig")
+    p.add_argument("--init", help="warm start from a denoiser file (its latent normalisation too)")
+    p.add_argument("--steps", type=int, default=2000, help="total optimiser steps (a resumed run continues)")
+    p.add_argument("--batch", type=int, default=4, help="global batch: clips per step over all processes")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--schedule", choices=["constant", "cosine"], default="constant", help="after 50 warm-up steps")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--minutes", type=float, help="stop, validate and save after this much training time")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, help="bf16 autocast (default: on CUDA)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile (default: on CUDA)")
+    p.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def config_of(name):
+    return CONFIGS[name] if name in CONFIGS else Config(**json.loads(name))
+
+
+class Run:
+    """One process of a training run (rank 0 validates, logs and saves)."""
+
+    def __init__(self, a):
+        self.a = a
+        self.world = int(os.environ.get("WORLD_SIZE", 1))
+        self.rank = int(os.environ.get("RANK", 0))
+        cuda = torch.cuda.is_available() and a.device != "cpu"
+        if cuda:
+            local = int(os.environ.get("LOCAL_RANK", 0))
+            torch.cuda.set_device(local)
+            self.device = torch.device("cuda", local)
+        else:
+            self.device = torch.device("cpu")
+        if self.world > 1:
+            dist.init_process_group("nccl" if cuda else "gloo")
+        if a.batch % self.world:
+            sys.exit(f"--batch {a.batch} must divide by the {self.world} processes")
+        self.bf16 = cuda if a.bf16 is None else a.bf16
+        self.compile = cuda if a.compile is None else a.compile
+        if cuda:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        self.config = config_of(a.config)
+        torch.manual_seed(a.seed)  # the initial weights
+        self.model = Denoiser(self.config).to(self.device)
+        init_norm = package.warm_start(self.model, a.init) if a.init else None
+        os.makedirs(a.out, exist_ok=True)
+        self.ckpt = os.path.join(a.out, "checkpoint.pt")
+        saved = torch.load(self.ckpt, map_location=self.device, weights_only=False) if os.path.exists(self.ckpt) else None
+        norm = saved["norm"] if saved else init_norm
+        self.data = Latents(a.data, self.device, norm)
+        self.ema = Denoiser(self.config).to(self.device)
+        self.ema.load_state_dict(self.model.state_dict())
+        self.ema.requires_grad_(False)
+        self.optim = torch.optim.AdamW(self.model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-5, weight_decay=a.weight_decay)
+        self.step, self.seconds, self.history = 0, 0.0, []
+        if saved:
+            if saved["config"] != self.config.to_json():
+                sys.exit(f"{self.ckpt} was trained with another --config")
+            self.model.load_state_dict(saved["model"])
+            self.ema.load_state_dict(saved["ema"])
+            self.optim.load_state_dict(saved["optim"])
+            self.step, self.seconds, self.history = saved["step"], saved["seconds"], saved["history"]
+            self.log(f"resuming at step {self.step}")
+        self.net = self.model
+        if self.world > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if cuda else None)
+        self.forward = torch.compile(self.net) if self.compile else self.net
+
+    def log(self, msg):
+        if self.rank == 0 and not self.a.quiet:
+            print(msg, flush=True)
+
+    def lr(self, step):
+        warm = min((step + 1) / WARMUP, 1.0)
+        if self.a.schedule == "cosine":
+            return self.a.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step / self.a.steps, 1.0))))
+        return self.a.lr * warm
+
+    def draw(self, step):
+        """The global batch of `step`: clip indices, times, sketch choices and noise."""
+        g = torch.Generator().manual_seed(self.a.seed * 1_000_003 + step)
+        b, n = self.a.batch, self.data.train.shape[0]
+        idx = torch.randint(n, (b,), generator=g)
+        t = torch.rand(b, generator=g)
+        keep = torch.rand(b, generator=g) >= SKETCH_DROPOUT
+        variant = torch.randint(self.data.variants, (b,), generator=g)
+        e = torch.randn((b, *self.data.clip), generator=g)
+        return idx, t, keep, variant, e
+
+    def loss(self, net, split, idx, t, e, variant=None, keep=None):
+        z0 = self.data.clips(split, idx.to(self.device))
+        e, t = e.to(self.device), t.to(self.device)
+        t5 = t.reshape(-1, 1, 1, 1, 1)
+        xt = (1 - t5) * z0 + t5 * e
+        cond = None
+        if self.config.cond_channels and keep is not None:
+            cond = self.data.condition(split, idx.to(self.device), variant.to(self.device), keep.to(self.device))
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            v = net(xt, t, cond)
+        return (v.float() - (e - z0)).pow(2).mean()
+
+    def train_step(self):
+        idx, t, keep, variant, e = self.draw(self.step)
+        per = self.a.batch // self.world
+        mine = slice(self.rank * per, (self.rank + 1) * per)
+        loss = self.loss(self.forward, "train", idx[mine], t[mine], e[mine], variant[mine], keep[mine])
+        self.optim.zero_grad(set_to_none=True)
+        loss.backward()
+        for group in self.optim.param_groups:
+            group["lr"] = self.lr(self.step)
+        self.optim.step()
+        decay = min(self.a.ema, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        self.step += 1
+        value = loss.detach()
+        if self.world > 1:
+            dist.all_reduce(value)
+            value /= self.world
+        return value
+
+    @torch.no_grad()
+    def validate(self, model, sketch):
+        """`train-base`'s validation: every dev clip at VAL_TIMES with its fixed noise,
+        with the clip's first cached sketch (`sketch`) or none."""
+        total, n = 0.0, self.data.dev.shape[0]
+        for i in range(n):
+            idx = torch.tensor([i])
+            for j, t in enumerate(VAL_TIMES):
+                keep = torch.tensor([sketch]) if self.config.cond_channels else None
+                total += float(self.loss(model, "dev", idx, torch.tensor([t]), self.data.validation_noise(i, j), torch.tensor([0]), keep))
+        return total / (len(VAL_TIMES) * n)
+
+    def checkpoint(self, train_loss):
+        """Validates the EMA weights, logs, saves the checkpoint and exports (rank 0)."""
+        if self.rank == 0:
+            sketched = self.config.cond_channels > 0
+            val = self.validate(self.ema, True)
+            plain = self.validate(self.ema, False) if sketched else val
+            self.history.append({"step": self.step, "train": train_loss, "val": val, "val_plain": plain, "seconds": self.seconds})
+            self.log(f"step {self.step}: loss {train_loss:.4f} val {val:.4f} (no sketch {plain:.4f}) {self.seconds:.0f} s")
+            state = {
+                "model": self.model.state_dict(), "ema": self.ema.state_dict(), "optim": self.optim.state_dict(),
+                "step": self.step, "seconds": self.seconds, "history": self.history,
+                "config": self.config.to_json(), "norm": self.data.norm, "world": self.world,
+            }
+            tmp = self.ckpt + ".tmp"
+            torch.save(state, tmp)
+            os.replace(tmp, self.ckpt)
+            package.write(os.path.join(self.a.out, "denoiser.safetensors"), self.ema, self.data.norm)
+            with open(os.path.join(self.a.out, "log.csv.tmp"), "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["step", "train_loss_ema", "val", "seconds", "val_plain"])
+                for h in self.history:
+                    w.writerow([h["step"], f"{h['train']:.6f}", f"{h['val']:.6f}", f"{h['seconds']:.1f}", f"{h['val_plain']:.6f}"])
+            os.replace(os.path.join(self.a.out, "log.csv.tmp"), os.path.join(self.a.out, "log.csv"))
+        if self.world > 1:
+            dist.barrier()
+
+    def run(self):
+        a, started = self.a, time.time()
+        at_start, seconds_at_start, ema = self.step, self.seconds, None
+        self.log(f"{sum(p.numel() for p in self.model.parameters()):,} parameters; {self.world} process(es) on {self.device}; bf16 {self.bf16}, compile {self.compile}")
+        if self.step == 0:
+            self.checkpoint(float("nan"))  # the starting point's held-out loss
+        while self.step < a.steps:
+            value = float(self.train_step())
+            ema = value if ema is None else 0.98 * ema + 0.02 * value
+            self.seconds = seconds_at_start + time.time() - started
+            out_of_time = a.minutes is not None and time.time() - started > 60 * a.minutes
+            if self.step % a.val_every == 0 or self.step == a.steps or out_of_time:
+                self.checkpoint(ema)
+            if out_of_time:
+                break
+        rate = (self.step - at_start) * a.batch / max(time.time() - started, 1e-9)
+        self.log(f"trained to step {self.step} ({rate:.2f} clips/s over this run)")
+        if self.world > 1:
+            dist.destroy_process_group()
+
+
+def main(argv=None):
+    Run(parse(argv)).run()
+
+
+if __name__ == "__main__":
+    main()
