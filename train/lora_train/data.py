@@ -6,6 +6,8 @@ Cache tensors: `train`, `dev` [N, T, C, h, w] and `train_sketches`, `dev_sketche
 decoded, upsampled and TAEF2-encoded, as `encoder/src/train.rs` makes them.
 """
 
+import json
+
 import numpy as np
 import torch
 
@@ -51,10 +53,15 @@ class Latents:
     """The cache on `device` (f16), with the latent normalisation (mean, std)."""
 
     def __init__(self, path, device, norm=None):
-        t, _ = st.read(path)
+        t, meta = st.read(path)
         for name in ("train", "dev", "train_sketches", "dev_sketches"):
             if name not in t:
                 raise ValueError(f"{path}: no tensor {name}: not a train-base latent cache")
+        if "lora_video_pack" in meta:  # int8 training clips (`pack.py`)
+            from .pack import dequantise
+
+            p = json.loads(meta["lora_video_pack"])
+            t.update({n: dequantise(t[n], p["mean"], p["std"]) for n in ("train", "train_sketches")})
         self.norm = norm or latent_norm(t["train"])
         self.clip = tuple(t["train"].shape[1:])  # T, C, h, w
         frames, c = self.clip[0], self.clip[1]

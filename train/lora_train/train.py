@@ -43,6 +43,7 @@ def parse(argv=None):
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-flip", action="store_true", help="play half the clips backwards (an exact augmentation: TAEF2 codes frames alone)")
     p.add_argument("--minutes", type=float, help="stop, validate and save after this much training time")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, help="bf16 autocast (default: on CUDA)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile (default: on CUDA)")
@@ -53,6 +54,39 @@ def parse(argv=None):
 
 def config_of(name):
     return CONFIGS[name] if name in CONFIGS else Config(**json.loads(name))
+
+
+def flow_loss(net, data, split, idx, t, e, variant, keep, bf16, flip=None):
+    """|| v(x_t, t) - (e - z0) ||^2 on clips `idx` of `split`, each with its sketch
+    `variant` where `keep` (None: a model without a sketch input), played backwards
+    where `flip`."""
+    device = data.train.device
+    idx, t, e = idx.to(device), t.to(device), e.to(device)
+    z0 = data.clips(split, idx)
+    cond = None if keep is None else data.condition(split, idx, variant.to(device), keep.to(device))
+    if flip is not None:
+        f = flip.to(device).reshape(-1, 1, 1, 1, 1)
+        z0 = torch.where(f, z0.flip(1), z0)
+        cond = None if cond is None else torch.where(f, cond.flip(1), cond)
+    t5 = t.reshape(-1, 1, 1, 1, 1)
+    xt = (1 - t5) * z0 + t5 * e
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        v = net(xt, t, cond)
+    return (v.float() - (e - z0)).pow(2).mean()
+
+
+@torch.no_grad()
+def validate(model, data, sketch, bf16=False):
+    """`train-base`'s validation: every dev clip at VAL_TIMES with its fixed noise, with
+    the clip's first cached sketch (`sketch`) or none."""
+    total, n = 0.0, data.dev.shape[0]
+    for i in range(n):
+        for j, t in enumerate(VAL_TIMES):
+            e = data.validation_noise(i, j)
+            keep = torch.tensor([sketch]) if model.config.cond_channels else None
+            loss = flow_loss(model, data, "dev", torch.tensor([i]), torch.tensor([t]), e, torch.tensor([0]), keep, bf16)
+            total += float(loss)
+    return total / (len(VAL_TIMES) * n)
 
 
 class Run:
@@ -124,25 +158,27 @@ class Run:
         keep = torch.rand(b, generator=g) >= SKETCH_DROPOUT
         variant = torch.randint(self.data.variants, (b,), generator=g)
         e = torch.randn((b, *self.data.clip), generator=g)
-        return idx, t, keep, variant, e
+        flip = torch.rand(b, generator=g) < 0.5 if self.a.time_flip else None
+        return idx, t, keep if self.config.cond_channels else None, variant, e, flip
 
-    def loss(self, net, split, idx, t, e, variant=None, keep=None):
-        z0 = self.data.clips(split, idx.to(self.device))
-        e, t = e.to(self.device), t.to(self.device)
-        t5 = t.reshape(-1, 1, 1, 1, 1)
-        xt = (1 - t5) * z0 + t5 * e
-        cond = None
-        if self.config.cond_channels and keep is not None:
-            cond = self.data.condition(split, idx.to(self.device), variant.to(self.device), keep.to(self.device))
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            v = net(xt, t, cond)
-        return (v.float() - (e - z0)).pow(2).mean()
+    def first_step(self):
+        """A train step; a compiled model that fails falls back to eager (a lent GPU's
+        minutes are too few to lose)."""
+        if not self.compile:
+            return self.train_step()
+        try:
+            return self.train_step()
+        except Exception as e:  # noqa: BLE001: any compiler failure, raised before the update
+            self.log(f"torch.compile failed ({type(e).__name__}: {e}); training eagerly")
+            self.compile, self.forward = False, self.net
+            return self.train_step()
 
     def train_step(self):
-        idx, t, keep, variant, e = self.draw(self.step)
+        idx, t, keep, variant, e, flip = self.draw(self.step)
         per = self.a.batch // self.world
         mine = slice(self.rank * per, (self.rank + 1) * per)
-        loss = self.loss(self.forward, "train", idx[mine], t[mine], e[mine], variant[mine], keep[mine])
+        part = lambda x: None if x is None else x[mine]
+        loss = flow_loss(self.forward, self.data, "train", idx[mine], t[mine], e[mine], variant[mine], part(keep), self.bf16, part(flip))
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         for group in self.optim.param_groups:
@@ -159,17 +195,8 @@ class Run:
             value /= self.world
         return value
 
-    @torch.no_grad()
     def validate(self, model, sketch):
-        """`train-base`'s validation: every dev clip at VAL_TIMES with its fixed noise,
-        with the clip's first cached sketch (`sketch`) or none."""
-        total, n = 0.0, self.data.dev.shape[0]
-        for i in range(n):
-            idx = torch.tensor([i])
-            for j, t in enumerate(VAL_TIMES):
-                keep = torch.tensor([sketch]) if self.config.cond_channels else None
-                total += float(self.loss(model, "dev", idx, torch.tensor([t]), self.data.validation_noise(i, j), torch.tensor([0]), keep))
-        return total / (len(VAL_TIMES) * n)
+        return validate(model, self.data, sketch, self.bf16)
 
     def checkpoint(self, train_loss):
         """Validates the EMA weights, logs, saves the checkpoint and exports (rank 0)."""
@@ -188,6 +215,8 @@ class Run:
             torch.save(state, tmp)
             os.replace(tmp, self.ckpt)
             package.write(os.path.join(self.a.out, "denoiser.safetensors"), self.ema, self.data.norm)
+            if val <= min(h["val"] for h in self.history):
+                package.write(os.path.join(self.a.out, "best.safetensors"), self.ema, self.data.norm)
             with open(os.path.join(self.a.out, "log.csv.tmp"), "w", newline="") as f:
                 w = csv.writer(f)
                 w.writerow(["step", "train_loss_ema", "val", "seconds", "val_plain"])
@@ -198,22 +227,28 @@ class Run:
             dist.barrier()
 
     def run(self):
-        a, started = self.a, time.time()
-        at_start, seconds_at_start, ema = self.step, self.seconds, None
+        a = self.a
         self.log(f"{sum(p.numel() for p in self.model.parameters()):,} parameters; {self.world} process(es) on {self.device}; bf16 {self.bf16}, compile {self.compile}")
         if self.step == 0:
             self.checkpoint(float("nan"))  # the starting point's held-out loss
+        started, at_start, ema = time.time(), self.step, None
+        busy, mark = 0.0, time.time()  # seconds of training in this run, validation not counted
         while self.step < a.steps:
-            value = float(self.train_step())
-            ema = value if ema is None else 0.98 * ema + 0.02 * value
-            self.seconds = seconds_at_start + time.time() - started
+            value = self.first_step() if self.step == at_start else self.train_step()
+            ema = value if ema is None else 0.98 * ema + 0.02 * value  # a tensor: no device sync
             out_of_time = a.minutes is not None and time.time() - started > 60 * a.minutes
             if self.step % a.val_every == 0 or self.step == a.steps or out_of_time:
-                self.checkpoint(ema)
+                loss = float(ema)  # waits for the device
+                busy += time.time() - mark
+                self.seconds += time.time() - mark
+                self.checkpoint(loss)
+                mark = time.time()
             if out_of_time:
                 break
-        rate = (self.step - at_start) * a.batch / max(time.time() - started, 1e-9)
-        self.log(f"trained to step {self.step} ({rate:.2f} clips/s over this run)")
+        rate = (self.step - at_start) * a.batch / max(busy, 1e-9)
+        frames, _, h, w = self.data.clip
+        tflops = rate * 3 * self.config.flops(frames, h, w) / 1e12  # forward + backward ~ 3 forwards
+        self.log(f"trained to step {self.step}: {rate:.2f} clips/s, {tflops:.4f} TFLOP/s over {busy:.1f} s of training (validation not counted)")
         if self.world > 1:
             dist.destroy_process_group()
 

@@ -27,7 +27,7 @@ def cache(path, n=12, frames=3, size=4):
 
 
 def train(data, out, *args, procs=1):
-    cmd = ["-m", "lora_train.train", "--data", data, "--out", out, "--config", "tiny-sketch", "--device", "cpu", "--quiet", "--lr", "1e-3", *args]
+    cmd = ["-m", "lora_train.train", "--data", data, "--out", out, "--config", "tiny-sketch", "--device", "cpu", "--quiet", "--lr", "1e-3", "--time-flip", *args]
     if procs > 1:
         cmd = ["-m", "torch.distributed.run", "--nproc_per_node", str(procs), "--master_port", "29517", *cmd]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)

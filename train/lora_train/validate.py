@@ -1,0 +1,36 @@
+"""The held-out loss of denoiser files on a latent cache, as `train-base` computes it:
+
+    python -m lora_train.validate --data CACHE MODEL.safetensors...
+
+Prints one line per model: the loss with each clip's sketch, and without.
+"""
+
+import argparse
+
+import torch
+
+from . import package
+from .data import Latents
+from .model import Denoiser
+from .train import validate
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m lora_train.validate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True)
+    p.add_argument("models", nargs="+")
+    a = p.parse_args(argv)
+    data = None
+    for path in a.models:
+        config, state, norm = package.read(path)
+        if data is None or data.norm != (norm[0], norm[1]):
+            data = Latents(a.data, torch.device("cpu"), (norm[0], norm[1]))
+        model = Denoiser(config)
+        model.load_state_dict(state)
+        sketch = validate(model, data, True)
+        plain = validate(model, data, False) if config.cond_channels else sketch
+        print(f"{path}: val {sketch:.6f} (no sketch {plain:.6f})")
+
+
+if __name__ == "__main__":
+    main()
