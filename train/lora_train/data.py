@@ -75,6 +75,7 @@ class Latents:
         self.a = torch.tensor([x[0] for x in w], device=device)
         self.b = torch.tensor([x[1] for x in w], device=device)
         self.u = torch.tensor([float(x[2]) for x in w], device=device).reshape(1, frames, 1, 1, 1)
+        self._val_noise = {}
 
     def normalise(self, z):
         return (z.float() - self.mean) / self.std
@@ -93,8 +94,11 @@ class Latents:
         assert cond.shape[2] == SKETCH_CHANNELS
         return cond * keep.reshape(-1, 1, 1, 1, 1).to(cond.dtype)
 
-    def validation_noise(self, i, j):
-        """The fixed noise of dev clip i at time VAL_TIMES[j]."""
-        n = int(np.prod(self.clip))
-        e = noise.gaussian(1_000 + i, noise.candidate(j, 0), n).reshape(self.clip)
-        return torch.from_numpy(e).to(self.train.device)[None]
+    def validation_noise(self, j):
+        """The fixed noise of every dev clip at time VAL_TIMES[j] (clip i: seed 1000 + i,
+        stream Candidate { step: j, index: 0 }): [N, T, C, h, w], made once."""
+        if j not in self._val_noise:
+            n = int(np.prod(self.clip))
+            e = [noise.gaussian(1_000 + i, noise.candidate(j, 0), n).reshape(self.clip) for i in range(self.dev.shape[0])]
+            self._val_noise[j] = torch.from_numpy(np.stack(e)).to(self.train.device)
+        return self._val_noise[j]

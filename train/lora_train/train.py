@@ -78,15 +78,14 @@ def flow_loss(net, data, split, idx, t, e, variant, keep, bf16, flip=None):
 @torch.no_grad()
 def validate(model, data, sketch, bf16=False):
     """`train-base`'s validation: every dev clip at VAL_TIMES with its fixed noise, with
-    the clip's first cached sketch (`sketch`) or none."""
-    total, n = 0.0, data.dev.shape[0]
-    for i in range(n):
-        for j, t in enumerate(VAL_TIMES):
-            e = data.validation_noise(i, j)
-            keep = torch.tensor([sketch]) if model.config.cond_channels else None
-            loss = flow_loss(model, data, "dev", torch.tensor([i]), torch.tensor([t]), e, torch.tensor([0]), keep, bf16)
-            total += float(loss)
-    return total / (len(VAL_TIMES) * n)
+    the clip's first cached sketch (`sketch`) or none; the mean of the per-clip losses."""
+    n = data.dev.shape[0]
+    idx, variant, keep = torch.arange(n), torch.zeros(n, dtype=torch.long), torch.full((n,), sketch)
+    total = 0.0
+    for j, t in enumerate(VAL_TIMES):
+        keep_j = keep if model.config.cond_channels else None
+        total += float(flow_loss(model, data, "dev", idx, torch.full((n,), t), data.validation_noise(j), variant, keep_j, bf16))
+    return total / len(VAL_TIMES)
 
 
 class Run:
@@ -157,7 +156,8 @@ class Run:
         t = torch.rand(b, generator=g)
         keep = torch.rand(b, generator=g) >= SKETCH_DROPOUT
         variant = torch.randint(self.data.variants, (b,), generator=g)
-        e = torch.randn((b, *self.data.clip), generator=g)
+        gd = torch.Generator(self.device).manual_seed(self.a.seed * 1_000_003 + step)
+        e = torch.randn((b, *self.data.clip), generator=gd, device=self.device)  # made where it is used
         flip = torch.rand(b, generator=g) < 0.5 if self.a.time_flip else None
         return idx, t, keep if self.config.cond_channels else None, variant, e, flip
 
@@ -186,8 +186,7 @@ class Run:
         self.optim.step()
         decay = min(self.a.ema, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
-            for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
-                pe.lerp_(pm, 1 - decay)
+            torch._foreach_lerp_(list(self.ema.parameters()), list(self.model.parameters()), 1 - decay)
         self.step += 1
         value = loss.detach()
         if self.world > 1:
