@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz the .lvc and .lvm readers for SECONDS each (default 60), or for RUNS executions
-# each when RUNS is set (RUNS=10000000 bash scripts/fuzz.sh), with cargo fuzz (libFuzzer +
+# each when RUNS is set (RUNS=10000000 bash scripts/fuzz.sh), the targets in TARGETS
+# (default "parse_lvm parse_lvc"), with cargo fuzz (libFuzzer +
 # AddressSanitizer). cargo fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 lets the stable
 # toolchain accept them. Needs `cargo install cargo-fuzz`. Results: docs/FUZZING.md.
 set -euo pipefail
@@ -10,5 +11,11 @@ limit=-max_total_time=$secs
 cd "$(dirname "$0")/../fuzz"
 mkdir -p corpus/parse_lvc corpus/parse_lvm
 export RUSTC_BOOTSTRAP=1
-cargo fuzz run -O parse_lvm corpus/parse_lvm seeds/parse_lvm -- "$limit" -print_final_stats=1
-cargo fuzz run -O parse_lvc corpus/parse_lvc ../shared/tests/golden -- "$limit" -print_final_stats=1
+for target in ${TARGETS:-parse_lvm parse_lvc}; do
+    case $target in
+        parse_lvm) seeds=seeds/parse_lvm ;;
+        parse_lvc) seeds=../shared/tests/golden ;;
+        *) echo "unknown target $target" >&2; exit 2 ;;
+    esac
+    cargo fuzz run -O "$target" "corpus/$target" "$seeds" -- "$limit" -print_final_stats=1
+done
