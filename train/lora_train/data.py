@@ -27,11 +27,12 @@ def keyframe_times(frames, keyframes):
 
 
 def frame_weights(frames, keyframes):
-    """`sketch::frame_weights` for a clip of `frames`: (a, b, u) per frame, in f32."""
+    """`sketch::frame_weights` for a clip of `frames`: (a, b, u) per frame, in f32. The
+    cache's sketches span the clip's own frames, so each frame's time t is its index."""
     times = keyframe_times(frames, keyframes)
     out = []
     for f in range(frames):
-        t = np.float32(f) * np.float32(frames - 1) / np.float32(frames - 1) if frames > 1 else np.float32(0)
+        t = np.float32(f)
         nxt = next((i for i, k in enumerate(times) if np.float32(k) >= t), len(times) - 1)
         if nxt == 0 or np.float32(times[nxt]) <= t:
             out.append((nxt, nxt, np.float32(0)))

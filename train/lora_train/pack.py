@@ -20,18 +20,21 @@ STEPS_PER_STD = 16
 KEY = "lora_video_pack"
 
 
-def quantise(z, mean, std):
-    shape = [1] * z.ndim
+def per_channel(mean, std, ndim):
+    """mean and std as arrays that broadcast over the channel axis (-3) of latents."""
+    shape = [1] * ndim
     shape[-3] = len(mean)
-    m, s = np.reshape(mean, shape), np.reshape(std, shape)
+    return np.reshape(mean, shape), np.reshape(std, shape)
+
+
+def quantise(z, mean, std):
+    m, s = per_channel(mean, std, z.ndim)
     return np.clip(np.round((z.astype(np.float32) - m) / s * STEPS_PER_STD), -127, 127).astype(np.int8)
 
 
 def dequantise(q, mean, std):
     """Latents (f16) of an int8 pack tensor: z = q / 16 * std + mean."""
-    shape = [1] * q.ndim
-    shape[-3] = len(mean)
-    m, s = np.reshape(mean, shape).astype(np.float32), np.reshape(std, shape).astype(np.float32)
+    m, s = (a.astype(np.float32) for a in per_channel(mean, std, q.ndim))
     return (q.astype(np.float32) / STEPS_PER_STD * s + m).astype(np.float16)
 
 
