@@ -24,8 +24,6 @@ pub const LEVELS: [SketchParams; 6] = [
 /// the highest PSNR, 0.75 lost 2.5 dB).
 pub const START: u8 = 77;
 
-/// The level used without a byte budget.
-pub const DEFAULT_LEVEL: u8 = 5;
 /// With a budget, `auto` gives the sketch this share of the room beside the header, and
 /// the vector the rest. At 2,400 bytes (16 frames of 256x256, fast preset) on the three
 /// dev clips, 0.97 beat 0.7 on PSNR (tree 21.51 against 19.42 dB, vtest 21.29 against
@@ -83,8 +81,8 @@ impl<'a> Clip<'a> {
 
     /// Codes the least-squares targets of `g` at `params`: the sketch and the keyframes a
     /// decoder rebuilds.
-    fn code(&self, params: SketchParams, g: &Geometry, targets: &[Keyframe], start: u8) -> Result<(Sketch, Vec<Keyframe>), String> {
-        let (s, decoded) = sketch::encode(g, params, start, targets);
+    fn code(&self, params: SketchParams, g: &Geometry, targets: &[Keyframe], start: u8, dead_zone: i32) -> Result<(Sketch, Vec<Keyframe>), String> {
+        let (s, decoded) = sketch::encode_dz(g, params, start, targets, dead_zone);
         if s.payload.len() > sketch::MAX_PAYLOAD {
             return Err(format!("the sketch takes {} bytes, more than the format's {}", s.payload.len(), sketch::MAX_PAYLOAD));
         }
@@ -98,50 +96,126 @@ pub fn code(frames: &[RgbImage], params: SketchParams, start: u8) -> Result<Sket
     let usage = |e: String| CliError::Usage(format!("--sketch: {e}"));
     let (params, g) = clip.geometry(params).map_err(usage)?;
     let targets = sketch_fit::targets(&clip.frames, clip.width, clip.height, &g);
-    clip.code(params, &g, &targets, start).map(|(s, _)| s).map_err(usage)
+    clip.code(params, &g, &targets, start, 0).map(|(s, _)| s).map_err(usage)
 }
 
-/// Cell sides (log2), keyframe counts, luma steps and chroma/luma step ratios the
-/// search tries.
-const SEARCH_CELLS: [u8; 4] = [2, 3, 4, 5];
+/// Cell sides (log2), keyframe counts, chroma/luma step ratios and dead zones (64ths
+/// of a step, `sketch::encode_dz`) the search tries; with a budget it tries every luma
+/// step, without one these.
+const SEARCH_CELLS: [u8; 4] = [5, 4, 3, 2];
 const SEARCH_KEYFRAMES: [u8; 7] = [1, 2, 3, 4, 6, 8, 16];
+const SEARCH_CHROMA: [f64; 2] = [1.0, 1.5];
 const SEARCH_Q: [u8; 22] = [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 128];
-const SEARCH_CHROMA: [f64; 3] = [1.0, 1.5, 2.0];
+/// Dead zones: on the dev clips' sketches (16 frames at 256x256, `--example sketch_rd`)
+/// 12 to 26 gained 0.1 to 0.5 dB at 2,400 bytes over plain rounding (0).
+const SEARCH_DEAD_ZONE: [i32; 2] = [12, 24];
 
-/// The sketch whose section fits in `bytes` and whose decode (upsampled and blended as a
-/// decoder does, before the model) is closest to the clip in squared RGB error: for
-/// each cell side, keyframe count and chroma ratio, the finest luma step that fits.
-/// None if nothing fits.
-pub fn search(frames: &[RgbImage], start: u8, bytes: usize) -> Option<Sketch> {
-    let clip = Clip::new(frames);
-    let mut best: Option<(f64, Sketch)> = None;
+/// What the search aims at: the least error in a byte budget, or the least squared
+/// error (8-bit RGB samples, summed) plus `lambda` times the bits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Target {
+    Bytes(usize),
+    Lambda(f64),
+}
+
+/// The trade-off without a byte budget, in squared 8-bit RGB error per bit (summed over
+/// the clip's samples, so the same at any size): the knee of the dev clips' sketch curves
+/// (`--example sketch_rd`), where a byte more buys little.
+pub const LAMBDA: f64 = 15000.0;
+
+/// Calls `each` with every setting the search tries: the geometry, the squared error of
+/// its unquantised least-squares targets (no step does better) and a function that codes
+/// the targets at a luma step (None if the format cannot hold it).
+fn settings(clip: &Clip, start: u8, mut each: impl FnMut(&Geometry, f64, &dyn Fn(u8) -> Option<(Sketch, Vec<Keyframe>)>)) {
     for cell_log2 in SEARCH_CELLS {
         let spatial = sketch_fit::Spatial::new(&clip.frames, clip.width, clip.height, 1 << cell_log2);
-        for keyframes in SEARCH_KEYFRAMES.into_iter().filter(|&k| usize::from(k) <= frames.len()) {
+        for keyframes in SEARCH_KEYFRAMES.into_iter().filter(|&k| usize::from(k) <= clip.frames.len()) {
             let Ok((_, g)) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }) else { continue };
             let targets = spatial.targets(&g);
+            let floor = sketch_fit::squared_error(&targets, &clip.frames, clip.width, clip.height, &g);
             for ratio in SEARCH_CHROMA {
-                let at = |q: u8| {
-                    let params = SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: (f64::from(q) * ratio).round().min(f64::from(sketch::MAX_Q)) as u8 };
-                    clip.code(params, &g, &targets, start).ok().filter(|(s, _)| s.section_len() <= bytes)
-                };
-                // Bytes fall as the step grows: the first step that fits.
-                let i = SEARCH_Q.partition_point(|&q| at(q).is_none());
-                let Some((s, decoded)) = SEARCH_Q.get(i).and_then(|&q| at(q)) else { continue };
-                let err = sketch_fit::squared_error(&decoded, &clip.frames, clip.width, clip.height, &g);
-                if best.as_ref().is_none_or(|(e, b)| err < *e || (err == *e && s.section_len() < b.section_len())) {
-                    best = Some((err, s));
+                for dz in SEARCH_DEAD_ZONE {
+                    let at = |q: u8| {
+                        let params = SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: (f64::from(q) * ratio).round().min(f64::from(sketch::MAX_Q)) as u8 };
+                        clip.code(params, &g, &targets, start, dz).ok()
+                    };
+                    each(&g, floor, &at);
                 }
             }
         }
     }
+}
+
+/// The sketch that best meets `target`, judged by its decode (upsampled and blended as a
+/// decoder does, before the model) against the clip in squared RGB error. With a
+/// budget: for each cell side, keyframe count and chroma ratio, the finest luma step
+/// that fits, and of those the closest. With lambda: the least error + lambda bits of
+/// every setting and step. None if nothing fits.
+pub fn search(frames: &[RgbImage], start: u8, target: Target) -> Option<Sketch> {
+    let clip = Clip::new(frames);
+    let mut best: Option<(f64, Sketch)> = None;
+    fn consider(best: &mut Option<(f64, Sketch)>, cost: f64, s: Sketch) {
+        if best.as_ref().is_none_or(|(c, b)| cost < *c || (cost == *c && s.section_len() < b.section_len())) {
+            *best = Some((cost, s));
+        }
+    }
+    let error = |g: &Geometry, decoded: &[Keyframe]| sketch_fit::squared_error(decoded, &clip.frames, clip.width, clip.height, g);
+    settings(&clip, start, |g, floor, at| match target {
+        Target::Bytes(bytes) => {
+            let fits = |q: u8| at(q).filter(|(s, _)| s.section_len() <= bytes);
+            // Bytes fall as the step grows: the first step that fits.
+            let steps: Vec<u8> = (1..=sketch::MAX_Q).collect();
+            let i = steps.partition_point(|&q| fits(q).is_none());
+            if let Some((s, decoded)) = steps.get(i).and_then(|&q| fits(q)) {
+                consider(&mut best, error(g, &decoded), s);
+            }
+        }
+        Target::Lambda(lambda) => {
+            // Coarse to fine, the bytes grow; no step's error is below the floor, so once
+            // floor + rate passes the best cost, no finer step wins.
+            for (s, decoded) in SEARCH_Q.iter().rev().filter_map(|&q| at(q)) {
+                let rate = lambda * 8.0 * s.section_len() as f64;
+                if best.as_ref().is_some_and(|(c, _)| floor + rate > *c) {
+                    break;
+                }
+                consider(&mut best, error(g, &decoded) + rate, s);
+            }
+        }
+    });
     best.map(|(_, s)| s)
+}
+
+/// Every setting and step the search tries, with the PSNR (dB) of its decode before the
+/// model (for `--example sketch_rd`).
+pub fn sweep(frames: &[RgbImage], start: u8) -> Vec<(Sketch, f64)> {
+    let clip = Clip::new(frames);
+    let mut out = Vec::new();
+    settings(&clip, start, |g, _, at| {
+        for (s, decoded) in SEARCH_Q.iter().filter_map(|&q| at(q)) {
+            let e = sketch_fit::squared_error(&decoded, &clip.frames, clip.width, clip.height, g);
+            out.push((s, psnr_of(e, &clip)));
+        }
+    });
+    out
+}
+
+fn psnr_of(squared_error: f64, clip: &Clip) -> f64 {
+    let mse = squared_error / (3 * clip.width * clip.height * clip.frames.len()) as f64;
+    10.0 * (255.0 * 255.0 / mse.max(1e-12)).log10()
+}
+
+/// The PSNR (dB) of a sketch's decode before the model against the frames it codes.
+pub fn psnr(frames: &[RgbImage], s: &Sketch) -> f64 {
+    let clip = Clip::new(frames);
+    let g = Geometry::new(clip.width, clip.height, frames.len(), &s.params).expect("a coded sketch's geometry");
+    let decoded = sketch::decode(s, clip.width, clip.height, frames.len()).expect("a coded sketch decodes");
+    psnr_of(sketch_fit::squared_error(&decoded, &clip.frames, clip.width, clip.height, &g), &clip)
 }
 
 /// The sketch `choice` asks for, for a model with (`conditional`) or without a sketch
 /// input, and `room`: with a byte budget, the bytes it leaves beside the clip's fixed
 /// parts (header, scaling section, checksum). `auto`: none for a model without a sketch
-/// input; the default level without a budget; else the `search`ed sketch in `share` of
+/// input; without a budget the `search`ed sketch at LAMBDA; else the one in `share` of
 /// the room (AUTO_SHARE by default), leaving the vector VECTOR_RESERVE bytes at least
 /// (none if nothing fits).
 pub fn choose(frames: &[RgbImage], choice: SketchChoice, start: u8, share: f64, conditional: bool, room: Option<usize>) -> Result<Option<Sketch>, CliError> {
@@ -157,8 +231,8 @@ pub fn choose(frames: &[RgbImage], choice: SketchChoice, start: u8, share: f64, 
         SketchChoice::Level(l) => code(frames, LEVELS[usize::from(l) - 1], start).map(Some),
         SketchChoice::Auto if !conditional => Ok(None),
         SketchChoice::Auto => match room {
-            None => code(frames, LEVELS[usize::from(DEFAULT_LEVEL) - 1], start).map(Some),
-            Some(b) => Ok(search(frames, start, ((share * b as f64) as usize).min(b.saturating_sub(VECTOR_RESERVE)))),
+            None => Ok(search(frames, start, Target::Lambda(LAMBDA))),
+            Some(b) => Ok(search(frames, start, Target::Bytes(((share * b as f64) as usize).min(b.saturating_sub(VECTOR_RESERVE))))),
         },
     }
 }
@@ -181,10 +255,26 @@ mod tests {
     #[test]
     fn the_search_fits_the_budget_and_spends_more_for_less_error() {
         let clip = frames(64, 48, 6);
-        assert_eq!(search(&clip, START, 10), None, "no sketch is 10 bytes");
-        let small = search(&clip, START, 120).expect("a small sketch fits");
-        let large = search(&clip, START, 1500).expect("a large sketch fits");
+        assert_eq!(search(&clip, START, Target::Bytes(10)), None, "no sketch is 10 bytes");
+        let small = search(&clip, START, Target::Bytes(120)).expect("a small sketch fits");
+        let large = search(&clip, START, Target::Bytes(1500)).expect("a large sketch fits");
         assert!(small.section_len() <= 120 && large.section_len() <= 1500);
         assert!(error(&clip, &large) < 0.8 * error(&clip, &small), "{:?} vs {:?}", large.params, small.params);
+    }
+
+    #[test]
+    fn without_a_budget_the_search_minimises_error_plus_lambda_bits() {
+        let clip = frames(64, 48, 6);
+        let cost = |s: &Sketch, lambda: f64| error(&clip, s) + lambda * 8.0 * s.section_len() as f64;
+        let all = sweep(&clip, START);
+        for lambda in [10.0, 1000.0, 1e5] {
+            let chosen = search(&clip, START, Target::Lambda(lambda)).expect("a sketch");
+            for (s, _) in &all {
+                assert!(cost(&chosen, lambda) <= cost(s, lambda), "lambda {lambda}: {:?} beats {:?}", s.params, chosen.params);
+            }
+        }
+        let (fine, cheap) = (search(&clip, START, Target::Lambda(10.0)).unwrap(), search(&clip, START, Target::Lambda(1e5)).unwrap());
+        assert!(fine.section_len() > 2 * cheap.section_len());
+        assert!(psnr(&clip, &fine) > psnr(&clip, &cheap) + 1.0, "{} vs {} dB", psnr(&clip, &fine), psnr(&clip, &cheap));
     }
 }

@@ -198,9 +198,11 @@ pub fn max_symbol(q: u8) -> i32 {
     255 / i32::from(q) + 1
 }
 
-/// round((d) / q), halves away from zero.
-fn quantise(d: i32, q: i32) -> i32 {
-    if d >= 0 { (2 * d + q) / (2 * q) } else { -((-2 * d + q) / (2 * q)) }
+/// round(d / q) with a dead zone of `dz` steps (in 64ths, 0..32): |d| / q rounded down
+/// after adding 1/2 - dz; dz = 0 rounds halves away from zero.
+fn quantise(d: i32, q: i32, dz: i32) -> i32 {
+    let r = (64 * d.abs() + (32 - dz) * q) / (64 * q);
+    if d >= 0 { r } else { -r }
 }
 
 /// One residual the coder sees: symbol, context, plane kind (0 luma, 1 chroma).
@@ -256,12 +258,18 @@ fn code<E>(g: &Geometry, p: &SketchParams, mut residual: impl FnMut(i32, usize, 
 /// Closed-loop quantisation of `targets` (one keyframe each): the residual symbols in
 /// coding order and the keyframes the decoder will rebuild.
 pub fn quantise_keyframes(g: &Geometry, p: &SketchParams, targets: &[Keyframe]) -> (Vec<Residual>, Vec<Keyframe>) {
+    quantise_keyframes_dz(g, p, targets, 0)
+}
+
+/// `quantise_keyframes` with a dead zone of `dz` 64ths of a step (0..32): small residuals
+/// go to zero, which costs fewer bits than it adds error.
+pub fn quantise_keyframes_dz(g: &Geometry, p: &SketchParams, targets: &[Keyframe], dz: i32) -> (Vec<Residual>, Vec<Keyframe>) {
     let mut res = Vec::with_capacity(g.samples());
     let decoded = code::<()>(g, p, |pred, context, chroma, plane, i| {
         let q = i32::from(if chroma { p.q_chroma } else { p.q_luma });
         let t = i32::from(targets[plane / 3][plane % 3].data[i]);
         let m = max_symbol(if chroma { p.q_chroma } else { p.q_luma });
-        let symbol = quantise(t - pred, q).clamp(-m, m);
+        let symbol = quantise(t - pred, q, dz).clamp(-m, m);
         res.push(Residual { symbol, context, chroma });
         Ok(symbol)
     })
@@ -286,14 +294,32 @@ fn models(scale: u8, q: u8) -> Vec<DefaultContiguousCategoricalEntropyModel> {
         .collect()
 }
 
-/// Ideal bits of the residuals of one plane kind under base scale `scale`.
-fn bits(res: &[Residual], chroma: bool, scale: u8, q: u8) -> f64 {
-    let tables: Vec<Vec<u32>> = (0..CONTEXTS).map(|c| prior(scale, c, q).table().expect("valid prior")).collect();
+/// How often each symbol (offset by the max symbol) occurs in each context, for one
+/// plane kind.
+fn histogram(res: &[Residual], chroma: bool, q: u8) -> Vec<Vec<u32>> {
     let m = max_symbol(q);
-    res.iter()
-        .filter(|r| r.chroma == chroma)
-        .map(|r| f64::from(crate::entropy::PRECISION) - libm::log2(f64::from(tables[r.context][(r.symbol + m) as usize])))
-        .sum()
+    let mut h = vec![vec![0u32; (2 * m + 1) as usize]; CONTEXTS];
+    for r in res.iter().filter(|r| r.chroma == chroma) {
+        h[r.context][(r.symbol + m) as usize] += 1;
+    }
+    h
+}
+
+/// Ideal bits of residuals with histogram `h` under base scale `scale`.
+fn bits(h: &[Vec<u32>], scale: u8, q: u8) -> f64 {
+    let mut sum = 0.0;
+    for (c, counts) in h.iter().enumerate() {
+        if counts.iter().all(|&n| n == 0) {
+            continue;
+        }
+        let table = prior(scale, c, q).table().expect("valid prior");
+        for (&n, &p) in counts.iter().zip(&table) {
+            if n > 0 {
+                sum += f64::from(n) * (f64::from(crate::entropy::PRECISION) - libm::log2(f64::from(p)));
+            }
+        }
+    }
+    sum
 }
 
 /// Scales the encoder tries for each plane kind.
@@ -302,8 +328,16 @@ const SCALES: [u8; 16] = [1, 2, 3, 4, 6, 8, 11, 16, 22, 32, 45, 64, 90, 128, 181
 /// Codes `targets` (one thumbnail per keyframe, `thumbnail`) with `params`: the sketch
 /// and the keyframes a decoder rebuilds from it.
 pub fn encode(g: &Geometry, params: SketchParams, start: u8, targets: &[Keyframe]) -> (Sketch, Vec<Keyframe>) {
-    let (res, decoded) = quantise_keyframes(g, &params, targets);
-    let best = |chroma: bool, q: u8| *SCALES.iter().min_by(|&&a, &&b| bits(&res, chroma, a, q).total_cmp(&bits(&res, chroma, b, q))).expect("scales");
+    encode_dz(g, params, start, targets, 0)
+}
+
+/// `encode` with a dead zone (`quantise_keyframes_dz`).
+pub fn encode_dz(g: &Geometry, params: SketchParams, start: u8, targets: &[Keyframe], dz: i32) -> (Sketch, Vec<Keyframe>) {
+    let (res, decoded) = quantise_keyframes_dz(g, &params, targets, dz);
+    let best = |chroma: bool, q: u8| {
+        let h = histogram(&res, chroma, q);
+        *SCALES.iter().min_by(|&&a, &&b| bits(&h, a, q).total_cmp(&bits(&h, b, q))).expect("scales")
+    };
     let scale = [best(false, params.q_luma), best(true, params.q_chroma)];
     let (luma, chroma) = (models(scale[0], params.q_luma), models(scale[1], params.q_chroma));
     let mut coder = DefaultAnsCoder::new();
@@ -453,6 +487,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_dead_zone_decodes_as_written_and_costs_fewer_bytes() {
+        let (w, h, t) = (72, 40, 5);
+        let frames = clip(w, h, t);
+        let params = SketchParams { cell_log2: 2, keyframes: 3, q_luma: 6, q_chroma: 8 };
+        let g = Geometry::new(w, h, t, &params).unwrap();
+        let tg = targets(&frames, w, h, &g);
+        let (plain, _) = encode(&g, params, 200, &tg);
+        let (dz, decoded) = encode_dz(&g, params, 200, &tg, 24);
+        assert_eq!(decode(&dz, w, h, t).unwrap(), decoded);
+        assert!(dz.payload.len() < plain.payload.len(), "{} vs {}", dz.payload.len(), plain.payload.len());
+        // |r| = floor(|d|/q + 1/2 - 24/64): within (1/2 + 24/64) q of the target.
+        for (kd, kt) in decoded.iter().zip(&tg) {
+            for c in 0..3 {
+                let q = i32::from(if c == 0 { params.q_luma } else { params.q_chroma });
+                assert!(kd[c].data.iter().zip(&kt[c].data).all(|(a, b)| 64 * (i32::from(*a) - i32::from(*b)).abs() <= 56 * q));
+            }
+        }
+        assert_eq!((quantise(7, 4, 0), quantise(-6, 4, 0), quantise(6, 4, 24), quantise(-7, 4, 24), quantise(8, 4, 24)), (2, -2, 1, -1, 2));
     }
 
     #[test]

@@ -1,0 +1,53 @@
+//! The sketch's own rate-distortion, before the model, for 16 frames of a clip (any input
+//! `encode` reads, from frame `--start N`, covering 256x256 as `encode --size` does): what
+//! `sketch::search` picks at each budget (`2400`) or trade-off (`l=20000`; none given:
+//! the default without a budget), its bytes and the PSNR of its decode (upsampled and
+//! blended, as the model's condition) against the frames. `--sweep` prints every setting
+//! the search tries as CSV first.
+//! `cargo run --release -p lora-video --example sketch_rd -- CLIP [--start N] [--sweep] [2400 l=20000 ...]`
+
+use std::path::Path;
+
+use lora_video::media::{self, Select};
+use lora_video::sketch::{self, Target};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(path) = args.first() else { return Err("usage: sketch_rd CLIP [--start N] [--sweep] [BYTES | l=LAMBDA ...]".into()) };
+    let start = match args.iter().position(|a| a == "--start") {
+        Some(i) => args.get(i + 1).ok_or("--start needs a frame")?.parse()?,
+        None => 0,
+    };
+    let video = media::read(Path::new(path), Select { start, count: 16 }, (24, 1))?;
+    let frames: Vec<_> = video.frames.iter().map(|f| media::cover(f, 256, 256)).collect();
+    let frames = &frames;
+    let mut targets = Vec::new();
+    let mut rest = args[1..].iter();
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "--start" => {
+                rest.next();
+            }
+            "--sweep" => {
+                println!("cell,keyframes,q_luma,q_chroma,bytes,psnr");
+                for (s, psnr) in sketch::sweep(frames, sketch::START) {
+                    let p = s.params;
+                    println!("{},{},{},{},{},{psnr:.3}", 1 << p.cell_log2, p.keyframes, p.q_luma, p.q_chroma, s.section_len());
+                }
+            }
+            l if l.starts_with("l=") => targets.push(Target::Lambda(l[2..].parse()?)),
+            b => targets.push(Target::Bytes(b.parse()?)),
+        }
+    }
+    if targets.is_empty() {
+        targets.push(Target::Lambda(sketch::LAMBDA));
+    }
+    for t in targets {
+        let t0 = std::time::Instant::now();
+        match sketch::search(frames, sketch::START, t) {
+            Some(s) => println!("{t:?}: {:?}, {} bytes, {:.2} dB ({:.1} s)", s.params, s.section_len(), sketch::psnr(frames, &s), t0.elapsed().as_secs_f64()),
+            None => println!("{t:?}: nothing fits"),
+        }
+    }
+    Ok(())
+}
