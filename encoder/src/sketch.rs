@@ -84,6 +84,11 @@ impl<'a> Clip<'a> {
         Ok((params, g))
     }
 
+    /// The squared error of decoded keyframes `kf` (upsampled and blended) against the frames.
+    fn error(&self, g: &Geometry, kf: &[Keyframe]) -> f64 {
+        sketch_fit::squared_error(kf, &self.frames, self.width, self.height, g)
+    }
+
     /// Codes the least-squares targets of `g` at `params`: the sketch and the keyframes a
     /// decoder rebuilds.
     fn code(&self, params: SketchParams, g: &Geometry, targets: &[Keyframe], start: u8, dead_zone: i32) -> Result<(Sketch, Vec<Keyframe>), String> {
@@ -138,7 +143,7 @@ fn settings(clip: &Clip, start: u8, mut each: impl FnMut(&Geometry, f64, &dyn Fn
         for keyframes in SEARCH_KEYFRAMES.into_iter().filter(|&k| usize::from(k) <= clip.frames.len()) {
             let Ok((_, g)) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }) else { continue };
             let targets = spatial.targets(&g);
-            let floor = sketch_fit::squared_error(&targets, &clip.frames, clip.width, clip.height, &g);
+            let floor = clip.error(&g, &targets);
             for ratio in SEARCH_CHROMA {
                 for dz in SEARCH_DEAD_ZONE {
                     let at = |q: u8| {
@@ -165,7 +170,6 @@ pub fn search(frames: &[RgbImage], start: u8, target: Target) -> Option<Sketch> 
             *best = Some((cost, s));
         }
     }
-    let error = |g: &Geometry, decoded: &[Keyframe]| sketch_fit::squared_error(decoded, &clip.frames, clip.width, clip.height, g);
     settings(&clip, start, |g, floor, at| match target {
         Target::Bytes(bytes) => {
             let fits = |q: u8| at(q).filter(|(s, _)| s.section_len() <= bytes);
@@ -173,7 +177,7 @@ pub fn search(frames: &[RgbImage], start: u8, target: Target) -> Option<Sketch> 
             let steps: Vec<u8> = (1..=sketch::MAX_Q).collect();
             let i = steps.partition_point(|&q| fits(q).is_none());
             if let Some((s, decoded)) = steps.get(i).and_then(|&q| fits(q)) {
-                consider(&mut best, error(g, &decoded), s);
+                consider(&mut best, clip.error(g, &decoded), s);
             }
         }
         Target::Lambda(lambda) => {
@@ -184,7 +188,7 @@ pub fn search(frames: &[RgbImage], start: u8, target: Target) -> Option<Sketch> 
                 if best.as_ref().is_some_and(|(c, _)| floor + rate > *c) {
                     break;
                 }
-                consider(&mut best, error(g, &decoded) + rate, s);
+                consider(&mut best, clip.error(g, &decoded) + rate, s);
             }
         }
     });
@@ -198,8 +202,7 @@ pub fn sweep(frames: &[RgbImage], start: u8) -> Vec<(Sketch, f64)> {
     let mut out = Vec::new();
     settings(&clip, start, |g, _, at| {
         for (s, decoded) in SEARCH_Q.iter().filter_map(|&q| at(q)) {
-            let e = sketch_fit::squared_error(&decoded, &clip.frames, clip.width, clip.height, g);
-            out.push((s, psnr_of(e, &clip)));
+            out.push((s, psnr_of(clip.error(g, &decoded), &clip)));
         }
     });
     out
@@ -215,7 +218,7 @@ pub fn psnr(frames: &[RgbImage], s: &Sketch) -> f64 {
     let clip = Clip::new(frames);
     let g = Geometry::new(clip.width, clip.height, frames.len(), &s.params).expect("a coded sketch's geometry");
     let decoded = sketch::decode(s, clip.width, clip.height, frames.len()).expect("a coded sketch decodes");
-    psnr_of(sketch_fit::squared_error(&decoded, &clip.frames, clip.width, clip.height, &g), &clip)
+    psnr_of(clip.error(&g, &decoded), &clip)
 }
 
 /// The sketch `choice` asks for, for a model with (`conditional`) or without a sketch
@@ -255,7 +258,7 @@ mod tests {
     fn error(clip: &[RgbImage], s: &Sketch) -> f64 {
         let c = Clip::new(clip);
         let g = Geometry::new(c.width, c.height, clip.len(), &s.params).unwrap();
-        sketch_fit::squared_error(&sketch::decode(s, c.width, c.height, clip.len()).unwrap(), &c.frames, c.width, c.height, &g)
+        c.error(&g, &sketch::decode(s, c.width, c.height, clip.len()).unwrap())
     }
 
     #[test]
