@@ -3,8 +3,9 @@
 //! `sketch::search` picks at each budget (`2400`) or trade-off (`l=20000`; none given:
 //! the default without a budget), its bytes and the PSNR of its decode (upsampled and
 //! blended, as the model's condition) against the frames. `--sweep` prints every setting
-//! the search tries as CSV first.
-//! `cargo run --release -p lora-video --example sketch_rd -- CLIP [--start N] [--sweep] [2400 l=20000 ...]`
+//! the search tries as CSV first. Transform-coded sketches (version 3), or with
+//! `--samples` predicted samples (version 2).
+//! `cargo run --release -p lora-video --example sketch_rd -- CLIP [--start N] [--samples] [--sweep] [2400 l=20000 ...]`
 
 use std::path::Path;
 
@@ -21,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let video = media::read(Path::new(path), Select { start, count: 16 }, (24, 1))?;
     let frames: Vec<_> = video.frames.iter().map(|f| media::cover(f, 256, 256)).collect();
     let frames = &frames;
+    let transform = !args.iter().any(|a| a == "--samples");
     let mut targets = Vec::new();
     let mut rest = args[1..].iter();
     while let Some(a) = rest.next() {
@@ -28,11 +30,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--start" => {
                 rest.next();
             }
+            "--samples" => {}
             "--sweep" => {
-                println!("cell,keyframes,q_luma,q_chroma,bytes,psnr");
-                for (s, psnr) in sketch::sweep(frames, sketch::START) {
-                    let p = s.params;
-                    println!("{},{},{},{},{},{psnr:.3}", 1 << p.cell_log2, p.keyframes, p.q_luma, p.q_chroma, s.section_len());
+                println!("cell,keyframes,q_luma,q_chroma,tilt,bytes,psnr");
+                for (s, psnr) in sketch::sweep(frames, sketch::START, transform) {
+                    let (p, tilt) = (s.params, s.transform.map_or(0, |t| t.tilt));
+                    println!("{},{},{},{},{tilt},{},{psnr:.3}", 1 << p.cell_log2, p.keyframes, p.q_luma, p.q_chroma, s.section_len());
                 }
             }
             l if l.starts_with("l=") => targets.push(Target::Lambda(l[2..].parse()?)),
@@ -44,8 +47,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for t in targets {
         let t0 = std::time::Instant::now();
-        match sketch::search(frames, sketch::START, t) {
-            Some(s) => println!("{t:?}: {:?}, {} bytes, {:.2} dB ({:.1} s)", s.params, s.section_len(), sketch::psnr(frames, &s), t0.elapsed().as_secs_f64()),
+        match sketch::search(frames, sketch::START, t, transform) {
+            Some(s) => println!("{t:?}: {:?} {:?}, {} bytes, {:.2} dB ({:.1} s)", s.params, s.transform, s.section_len(), sketch::psnr(frames, &s), t0.elapsed().as_secs_f64()),
             None => println!("{t:?}: nothing fits"),
         }
     }

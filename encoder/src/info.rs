@@ -146,8 +146,12 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
     );
     if let Some(s) = &h.sketch {
         let p = s.params;
+        let coding = match s.transform {
+            Some(tr) => format!("transform-coded (tilt {})", tr.tilt),
+            None => "sample-coded".to_string(),
+        };
         t += &format!(
-            "\n  sketch     {} keyframes of {}-pixel cells, steps {}/{} (luma/chroma), {} bytes",
+            "\n  sketch     {} keyframes of {}-pixel cells, {coding}, q {}/{} (luma/chroma), {} bytes",
             p.keyframes,
             1u32 << p.cell_log2,
             p.q_luma,
@@ -190,8 +194,8 @@ fn model(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
         let (frames, side, steps) = (16, 256, p.manifest.sampler.steps);
         let lat = side / taef2::SCALE;
         let denoiser = a.denoiser.flops(frames, lat, lat) as f64 * f64::from(steps) / 1e9;
-        // A sketch model also encodes the sketch's keyframes (at most 8 at the levels `encode` uses).
-        let keyframes = if a.denoiser.cond_channels > 0 { crate::sketch::LEVELS.iter().map(|l| u64::from(l.keyframes)).max().unwrap_or(0) } else { 0 };
+        // A sketch model also encodes the sketch's keyframes (the search uses at most one a frame).
+        let keyframes = if a.denoiser.cond_channels > 0 { frames as u64 } else { 0 };
         let vae = (taef2::decoder_flops(lat, lat) * frames as u64 + taef2::encoder_flops(lat, lat) * keyframes) as f64 / 1e9;
         DecodeCost { frames, width: side, height: side, steps, denoiser_gflop: denoiser, taef2_gflop: vae, total_gflop: denoiser + vae }
     });

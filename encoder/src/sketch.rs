@@ -92,7 +92,11 @@ impl<'a> Clip<'a> {
     /// Codes the least-squares targets of `g` at `params`: the sketch and the keyframes a
     /// decoder rebuilds.
     fn code(&self, params: SketchParams, g: &Geometry, targets: &[Keyframe], start: u8, dead_zone: i32) -> Result<(Sketch, Vec<Keyframe>), String> {
-        let (s, decoded) = sketch::encode_dz(g, params, start, targets, dead_zone);
+        self.checked(sketch::encode_dz(g, params, start, targets, dead_zone))
+    }
+
+    /// A coded sketch, if its payload fits the format.
+    fn checked(&self, (s, decoded): (Sketch, Vec<Keyframe>)) -> Result<(Sketch, Vec<Keyframe>), String> {
         if s.payload.len() > sketch::MAX_PAYLOAD {
             return Err(format!("the sketch takes {} bytes, more than the format's {}", s.payload.len(), sketch::MAX_PAYLOAD));
         }
@@ -133,11 +137,72 @@ pub enum Target {
 /// (`--example sketch_rd`), where a byte more buys little.
 pub const LAMBDA: f64 = 15000.0;
 
-/// Calls `each` with every setting the search tries: the geometry, the squared error of
-/// its unquantised least-squares targets (the least-squares optimum, rounded: about the
-/// least any step reaches) and a function that codes the targets at a luma step (None if
-/// the format cannot hold it).
-fn settings(clip: &Clip, start: u8, mut each: impl FnMut(&Geometry, f64, &dyn Fn(u8) -> Option<(Sketch, Vec<Keyframe>)>)) {
+/// The transform settings the search tries (`sketch::transform`): cell sides (log2),
+/// keyframe counts, tilts, chroma/luma step ratios and the dead zone.
+const TRANSFORM_CELLS: [u8; 5] = [0, 1, 2, 3, 4];
+const TRANSFORM_KEYFRAMES: [u8; 5] = [1, 2, 4, 8, 16];
+const TRANSFORM_TILT: [u8; 4] = [0, 8, 16, 32];
+const TRANSFORM_DEAD_ZONE: i32 = 16;
+/// Steps the lambda search tries (`transform::base_step`: 2^(q/16 - 2), 41% apart, 0.35 to 256).
+const TRANSFORM_Q: [u8; 20] = [8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136, 144, 152, 160];
+
+/// One setting of the search: its geometry, the squared error of its unquantised
+/// least-squares targets (about the least any step reaches), the section's bytes at a
+/// luma step (exact, or estimated from the symbols' ideal bits) and the sketch coded at
+/// a step (None if the format cannot hold it).
+struct Setting<'a> {
+    g: &'a Geometry,
+    floor: f64,
+    bytes: &'a dyn Fn(u8) -> Option<usize>,
+    at: &'a dyn Fn(u8) -> Option<(Sketch, Vec<Keyframe>)>,
+    /// The steps a lambda search and a sweep try, fine to coarse.
+    steps: &'static [u8],
+    /// The largest q.
+    max_q: u8,
+}
+
+/// The chroma step for a luma step q and a ratio (sample coding: q times the ratio, at
+/// most MAX_Q), or a transform's chroma q (the step times the ratio: q + 16 log2 ratio).
+fn chroma_step(q: u8, ratio: f64, transform: bool) -> u8 {
+    if transform {
+        (f64::from(q) + 16.0 * ratio.log2()).round().min(255.0) as u8
+    } else {
+        (f64::from(q) * ratio).round().min(f64::from(sketch::MAX_Q)) as u8
+    }
+}
+
+/// Calls `each` with every setting the search tries: the transform's (`transform`) or
+/// the predicted samples' (version 2).
+fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Setting)) {
+    if transform {
+        for cell_log2 in TRANSFORM_CELLS {
+            let spatial = sketch_fit::Spatial::new(&clip.frames, clip.width, clip.height, 1 << cell_log2);
+            for keyframes in TRANSFORM_KEYFRAMES.into_iter().filter(|&k| usize::from(k) <= clip.frames.len()) {
+                let Ok((_, g)) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }) else { continue };
+                if sketch::transform::check(&g).is_err() {
+                    continue;
+                }
+                let targets = spatial.targets(&g);
+                let floor = clip.error(&g, &targets);
+                let analysed = sketch::transform::analyse(&g, &targets);
+                for ratio in SEARCH_CHROMA {
+                    for tilt in TRANSFORM_TILT {
+                        let t = sketch::Transform { tilt, decay: [0, 0] };
+                        let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
+                        let bytes = |q: u8| {
+                            let coefs = sketch::transform::quantise(&g, &params(q), &t, &analysed, TRANSFORM_DEAD_ZONE);
+                            let bits = sketch::transform::fit_model(&coefs, false).2 + sketch::transform::fit_model(&coefs, true).2;
+                            // ANS adds up to about two words to the ideal bits.
+                            Some(sketch::SECTION_HEADER + sketch::TRANSFORM_FIELDS + 4 * ((bits + 48.0) / 32.0).ceil() as usize)
+                        };
+                        let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), t, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
+                        each(Setting { g: &g, floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
+                    }
+                }
+            }
+        }
+        return;
+    }
     for cell_log2 in SEARCH_CELLS {
         let spatial = sketch_fit::Spatial::new(&clip.frames, clip.width, clip.height, 1 << cell_log2);
         for keyframes in SEARCH_KEYFRAMES.into_iter().filter(|&k| usize::from(k) <= clip.frames.len()) {
@@ -147,10 +212,11 @@ fn settings(clip: &Clip, start: u8, mut each: impl FnMut(&Geometry, f64, &dyn Fn
             for ratio in SEARCH_CHROMA {
                 for dz in SEARCH_DEAD_ZONE {
                     let at = |q: u8| {
-                        let params = SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: (f64::from(q) * ratio).round().min(f64::from(sketch::MAX_Q)) as u8 };
+                        let params = SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, false) };
                         clip.code(params, &g, &targets, start, dz).ok()
                     };
-                    each(&g, floor, &at);
+                    let bytes = |q: u8| at(q).map(|(s, _)| s.section_len());
+                    each(Setting { g: &g, floor, bytes: &bytes, at: &at, steps: &SEARCH_Q, max_q: sketch::MAX_Q });
                 }
             }
         }
@@ -159,10 +225,11 @@ fn settings(clip: &Clip, start: u8, mut each: impl FnMut(&Geometry, f64, &dyn Fn
 
 /// The sketch that best meets `target`, judged by its decode (upsampled and blended as a
 /// decoder does, before the model) against the clip in squared RGB error. With a
-/// budget: for each cell side, keyframe count and chroma ratio, the finest luma step
-/// that fits, and of those the closest. With lambda: the least error + lambda bits of
-/// every setting and step. None if nothing fits.
-pub fn search(frames: &[RgbImage], start: u8, target: Target) -> Option<Sketch> {
+/// budget: for each setting, the finest luma step that fits, and of those the closest.
+/// With lambda: the least error + lambda bits of every setting and step. `transform`:
+/// transform-coded sketches (version 3), else predicted samples (version 2). None if
+/// nothing fits.
+pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -> Option<Sketch> {
     let clip = Clip::new(frames);
     let mut best: Option<(f64, Sketch)> = None;
     fn consider(best: &mut Option<(f64, Sketch)>, cost: f64, s: Sketch) {
@@ -170,25 +237,29 @@ pub fn search(frames: &[RgbImage], start: u8, target: Target) -> Option<Sketch> 
             *best = Some((cost, s));
         }
     }
-    settings(&clip, start, |g, floor, at| match target {
+    settings(&clip, start, transform, |st| match target {
         Target::Bytes(bytes) => {
-            let fits = |q: u8| at(q).filter(|(s, _)| s.section_len() <= bytes);
-            // Bytes fall as the step grows: the first step that fits.
-            let steps: Vec<u8> = (1..=sketch::MAX_Q).collect();
-            let i = steps.partition_point(|&q| fits(q).is_none());
-            if let Some((s, decoded)) = steps.get(i).and_then(|&q| fits(q)) {
-                consider(&mut best, clip.error(g, &decoded), s);
+            // Bytes fall as the step grows: the first step that fits, by the estimate,
+            // then the first that fits exactly.
+            let steps: Vec<u8> = (1..=st.max_q).collect();
+            let i = steps.partition_point(|&q| (st.bytes)(q).is_none_or(|b| b > bytes));
+            let fit = steps[i.min(steps.len())..].iter().take(4).find_map(|&q| (st.at)(q).filter(|(s, _)| s.section_len() <= bytes));
+            if let Some((s, decoded)) = fit {
+                consider(&mut best, clip.error(st.g, &decoded), s);
             }
         }
         Target::Lambda(lambda) => {
             // Coarse to fine, the bytes grow; the error stays above about the floor, so
             // once floor + rate passes the best cost, finer steps cannot win.
-            for (s, decoded) in SEARCH_Q.iter().rev().filter_map(|&q| at(q)) {
-                let rate = lambda * 8.0 * s.section_len() as f64;
-                if best.as_ref().is_some_and(|(c, _)| floor + rate > *c) {
+            for q in st.steps.iter().rev() {
+                let Some(b) = (st.bytes)(*q) else { continue };
+                if best.as_ref().is_some_and(|(c, _)| st.floor + lambda * 8.0 * b as f64 > *c) {
                     break;
                 }
-                consider(&mut best, clip.error(g, &decoded) + rate, s);
+                if let Some((s, decoded)) = (st.at)(*q) {
+                    let rate = lambda * 8.0 * s.section_len() as f64;
+                    consider(&mut best, clip.error(st.g, &decoded) + rate, s);
+                }
             }
         }
     });
@@ -197,12 +268,12 @@ pub fn search(frames: &[RgbImage], start: u8, target: Target) -> Option<Sketch> 
 
 /// Every setting and step the search tries, with the PSNR (dB) of its decode before the
 /// model (for `--example sketch_rd`).
-pub fn sweep(frames: &[RgbImage], start: u8) -> Vec<(Sketch, f64)> {
+pub fn sweep(frames: &[RgbImage], start: u8, transform: bool) -> Vec<(Sketch, f64)> {
     let clip = Clip::new(frames);
     let mut out = Vec::new();
-    settings(&clip, start, |g, _, at| {
-        for (s, decoded) in SEARCH_Q.iter().filter_map(|&q| at(q)) {
-            out.push((s, psnr_of(clip.error(g, &decoded), &clip)));
+    settings(&clip, start, transform, |st| {
+        for (s, decoded) in st.steps.iter().filter_map(|&q| (st.at)(q)) {
+            out.push((s, psnr_of(clip.error(st.g, &decoded), &clip)));
         }
     });
     out
@@ -240,8 +311,8 @@ pub fn choose(frames: &[RgbImage], choice: SketchChoice, start: u8, share: f64, 
         SketchChoice::Level(l) => code(frames, LEVELS[usize::from(l) - 1], start).map(Some),
         SketchChoice::Auto if !conditional => Ok(None),
         SketchChoice::Auto => match room {
-            None => Ok(search(frames, start, Target::Lambda(LAMBDA))),
-            Some(b) => Ok(search(frames, start, Target::Bytes(((share * b as f64) as usize).min(b.saturating_sub(VECTOR_RESERVE))))),
+            None => Ok(search(frames, start, Target::Lambda(LAMBDA), true)),
+            Some(b) => Ok(search(frames, start, Target::Bytes(((share * b as f64) as usize).min(b.saturating_sub(VECTOR_RESERVE))), true)),
         },
     }
 }
@@ -264,26 +335,31 @@ mod tests {
     #[test]
     fn the_search_fits_the_budget_and_spends_more_for_less_error() {
         let clip = frames(64, 48, 6);
-        assert_eq!(search(&clip, START, Target::Bytes(10)), None, "no sketch is 10 bytes");
-        let small = search(&clip, START, Target::Bytes(120)).expect("a small sketch fits");
-        let large = search(&clip, START, Target::Bytes(1500)).expect("a large sketch fits");
-        assert!(small.section_len() <= 120 && large.section_len() <= 1500);
-        assert!(error(&clip, &large) < 0.8 * error(&clip, &small), "{:?} vs {:?}", large.params, small.params);
+        for transform in [false, true] {
+            assert_eq!(search(&clip, START, Target::Bytes(10), transform), None, "no sketch is 10 bytes");
+            let small = search(&clip, START, Target::Bytes(120), transform).expect("a small sketch fits");
+            let large = search(&clip, START, Target::Bytes(1500), transform).expect("a large sketch fits");
+            assert!(small.section_len() <= 120 && large.section_len() <= 1500);
+            assert_eq!(small.transform.is_some(), transform);
+            assert!(error(&clip, &large) < 0.8 * error(&clip, &small), "{:?} vs {:?}", large.params, small.params);
+        }
     }
 
     #[test]
     fn without_a_budget_the_search_minimises_error_plus_lambda_bits() {
         let clip = frames(64, 48, 6);
         let cost = |s: &Sketch, lambda: f64| error(&clip, s) + lambda * 8.0 * s.section_len() as f64;
-        let all = sweep(&clip, START);
-        for lambda in [10.0, 1000.0, 1e5] {
-            let chosen = search(&clip, START, Target::Lambda(lambda)).expect("a sketch");
-            for (s, _) in &all {
-                assert!(cost(&chosen, lambda) <= cost(s, lambda), "lambda {lambda}: {:?} beats {:?}", s.params, chosen.params);
+        for transform in [false, true] {
+            let all = sweep(&clip, START, transform);
+            for lambda in [10.0, 1000.0, 1e5] {
+                let chosen = search(&clip, START, Target::Lambda(lambda), transform).expect("a sketch");
+                for (s, _) in &all {
+                    assert!(cost(&chosen, lambda) <= cost(s, lambda), "lambda {lambda}: {:?} beats {:?}", s.params, chosen.params);
+                }
             }
+            let (fine, cheap) = (search(&clip, START, Target::Lambda(10.0), transform).unwrap(), search(&clip, START, Target::Lambda(1e5), transform).unwrap());
+            assert!(fine.section_len() > 2 * cheap.section_len());
+            assert!(psnr(&clip, &fine) > psnr(&clip, &cheap) + 1.0, "{} vs {} dB", psnr(&clip, &fine), psnr(&clip, &cheap));
         }
-        let (fine, cheap) = (search(&clip, START, Target::Lambda(10.0)).unwrap(), search(&clip, START, Target::Lambda(1e5)).unwrap());
-        assert!(fine.section_len() > 2 * cheap.section_len());
-        assert!(psnr(&clip, &fine) > psnr(&clip, &cheap) + 1.0, "{} vs {} dB", psnr(&clip, &fine), psnr(&clip, &cheap));
     }
 }

@@ -1,4 +1,4 @@
-//! The `.lvc` bitstream, version 2 (SPEC.md): fixed header, optional sections, the
+//! The `.lvc` bitstream, version 3 (SPEC.md): fixed header, optional sections, the
 //! entropy-coded payload, and a CRC-32 over everything before it.
 //!
 //! Reading checks the magic, the version, the checksum, then every field against the
@@ -10,9 +10,12 @@ use crate::quant;
 use crate::sketch::{self, Sketch, SketchError, SketchParams};
 
 pub const MAGIC: [u8; 4] = *b"lvcf";
-pub const VERSION: u8 = 2;
-/// Version 1 (no sketch section) still reads; files are always written as version 2.
+pub const VERSION: u8 = 3;
+/// Versions 1 (no sketch section) and 2 (sample-coded sketches) still read; a file is
+/// written back with the version it was read with.
 pub const OLDEST_VERSION: u8 = 1;
+/// The version whose sketches are sample-coded (`Sketch::transform` None).
+pub const SAMPLE_SKETCH_VERSION: u8 = 2;
 /// Bytes of the fixed header (magic through payload_len).
 pub const FIXED_HEADER_LEN: usize = 86;
 /// Bytes of the CRC-32 trailer.
@@ -269,7 +272,16 @@ impl Bitstream {
             return Err(FormatError::VectorLength { k: header.lora.k, got: symbols.len() });
         }
         let payload = entropy::encode(&header.prior, symbols)?;
-        Ok(Self { version: VERSION, header, payload })
+        Ok(Self { version: Self::version_for(&header), header, payload })
+    }
+
+    /// The version a new clip with this header is written as: VERSION, or 2 when its
+    /// sketch is sample-coded.
+    pub fn version_for(header: &Header) -> u8 {
+        match &header.sketch {
+            Some(s) if s.transform.is_none() => SAMPLE_SKETCH_VERSION,
+            _ => VERSION,
+        }
     }
 
     /// The quantised vector, entropy-decoded.
@@ -302,8 +314,12 @@ impl Bitstream {
         if header_len > usize::from(u16::MAX) {
             return Err(out_of_range("header_len", header_len, "at most 65535"));
         }
-        if !(OLDEST_VERSION..=VERSION).contains(&self.version) || (self.version == 1 && h.sketch.is_some()) {
-            return Err(out_of_range("version", self.version, "1 (no sketch) or 2"));
+        let fits = match &h.sketch {
+            None => true,
+            Some(s) => self.version == if s.transform.is_some() { VERSION } else { SAMPLE_SKETCH_VERSION },
+        };
+        if !(OLDEST_VERSION..=VERSION).contains(&self.version) || !fits {
+            return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch) or 3 (transform-coded sketch)"));
         }
         let mut w = Vec::with_capacity(self.len());
         w.extend_from_slice(&MAGIC);
@@ -328,6 +344,9 @@ impl Bitstream {
         if let Some(s) = &h.sketch {
             let p = &s.params;
             w.extend_from_slice(&[p.cell_log2, p.keyframes, p.q_luma, p.q_chroma, s.start, s.scale[0], s.scale[1]]);
+            if let Some(t) = &s.transform {
+                w.extend_from_slice(&[t.tilt, t.decay[0], t.decay[1]]);
+            }
             w.extend_from_slice(&(s.payload.len() as u16).to_le_bytes());
             w.extend_from_slice(&s.payload);
         }
@@ -423,8 +442,14 @@ impl Bitstream {
 
         if flags & FLAG_SKETCH != 0 {
             let [cell_log2, keyframes, q_luma, q_chroma, start, scale_luma, scale_chroma] = r.array()?;
+            let transform = if version >= 3 {
+                let [tilt, decay_luma, decay_chroma] = r.array()?;
+                Some(sketch::Transform { tilt, decay: [decay_luma, decay_chroma] })
+            } else {
+                None
+            };
             let len = usize::from(r.u16()?);
-            let mut s = Sketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, start, scale: [scale_luma, scale_chroma], payload: Vec::new() };
+            let mut s = Sketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, start, scale: [scale_luma, scale_chroma], transform, payload: Vec::new() };
             // The fields and the length are checked before the payload is copied.
             let g = sketch::Geometry::new(usize::from(width), usize::from(height), usize::from(frames), &s.params)?;
             if len > sketch::MAX_PAYLOAD || len % 4 != 0 {

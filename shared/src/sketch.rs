@@ -16,10 +16,15 @@ use constriction::stream::{Decode, Encode};
 
 use crate::entropy::{Prior, PriorKind};
 
-/// Cells of 4 (2^2) to 256 (2^8) pixels.
+pub mod transform;
+pub use transform::Transform;
+
+/// Cells of 4 (2^2) to 256 (2^8) pixels; a transform-coded sketch's from 1 (2^0).
 pub const MIN_CELL_LOG2: u8 = 2;
+pub const MIN_TRANSFORM_CELL_LOG2: u8 = 0;
 pub const MAX_CELL_LOG2: u8 = 8;
 pub const MAX_KEYFRAMES: u8 = 64;
+/// Largest step of sample coding; the transform's q runs to 255 (`transform::base_step`).
 pub const MAX_Q: u8 = 128;
 /// Most samples one sketch may hold (all keyframes, all planes).
 pub const MAX_SAMPLES: usize = 1 << 20;
@@ -52,23 +57,27 @@ pub struct SketchParams {
 
 /// A coded sketch: its parameters, the sampler's start time t0 = start/255 (the decode
 /// starts from the sketch's latents noised to t0), the Laplace base scales (luma, chroma;
-/// b = scale/32 times 1 + context) and the ANS payload.
+/// b = scale/32 times 1 + context), how the samples are coded (None: predicted samples,
+/// version 2; Some: the transform, version 3) and the ANS payload.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Sketch {
     pub params: SketchParams,
     pub start: u8,
     pub scale: [u8; 2],
+    pub transform: Option<Transform>,
     #[serde(skip)]
     pub payload: Vec<u8>,
 }
 
-/// Bytes of the section without its payload.
+/// Bytes of the section without its payload (version 2; version 3 adds TRANSFORM_FIELDS).
 pub const SECTION_HEADER: usize = 9;
+/// Bytes of the transform's fields: tilt, decay[2].
+pub const TRANSFORM_FIELDS: usize = 3;
 
 impl Sketch {
     /// Bytes of the section in a file.
     pub fn section_len(&self) -> usize {
-        SECTION_HEADER + self.payload.len()
+        SECTION_HEADER + if self.transform.is_some() { TRANSFORM_FIELDS } else { 0 } + self.payload.len()
     }
 
     /// The sampler's start time t0 in (0, 1].
@@ -102,15 +111,15 @@ pub struct Geometry {
 impl Geometry {
     /// Checks `p` against the limits and the clip.
     pub fn new(width: usize, height: usize, frames: usize, p: &SketchParams) -> Result<Self, SketchError> {
-        if !(MIN_CELL_LOG2..=MAX_CELL_LOG2).contains(&p.cell_log2) {
-            return Err(range("cell_log2", p.cell_log2, "2..=8"));
+        if !(MIN_TRANSFORM_CELL_LOG2..=MAX_CELL_LOG2).contains(&p.cell_log2) {
+            return Err(range("cell_log2", p.cell_log2, "0..=8"));
         }
         if p.keyframes == 0 || p.keyframes > MAX_KEYFRAMES || usize::from(p.keyframes) > frames {
             return Err(range("keyframes", p.keyframes, "1..=64, at most the frame count"));
         }
         for (field, q) in [("q_luma", p.q_luma), ("q_chroma", p.q_chroma)] {
-            if q == 0 || q > MAX_Q {
-                return Err(range(field, q, "1..=128"));
+            if q == 0 {
+                return Err(range(field, q, "1..=255"));
             }
         }
         Ok(Self::of_cell(width, height, frames, 1 << p.cell_log2, usize::from(p.keyframes)))
@@ -347,7 +356,19 @@ pub fn encode_dz(g: &Geometry, params: SketchParams, start: u8, targets: &[Keyfr
     }
     let words = coder.into_compressed().expect("ANS flush");
     let payload = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    (Sketch { params, start, scale, payload }, decoded)
+    (Sketch { params, start, scale, transform: None, payload }, decoded)
+}
+
+/// Codes the transform of the targets (`transform::analyse`) with dead zone `dz`/64:
+/// the sketch and the keyframes a decoder rebuilds.
+pub fn encode_transform(g: &Geometry, params: SketchParams, t: Transform, start: u8, analysed: &[Vec<f64>], dz: i32) -> (Sketch, Vec<Keyframe>) {
+    let coefs = transform::quantise(g, &params, &t, analysed, dz);
+    let decoded = transform::reconstruct(g, &params, &t, &coefs);
+    let (luma, chroma) = (transform::fit_model(&coefs, false), transform::fit_model(&coefs, true));
+    let (scale, decay) = ([luma.0, chroma.0], [luma.1, chroma.1]);
+    let t = Transform { decay, ..t };
+    let payload = transform::entropy_code(&coefs, scale, decay);
+    (Sketch { params, start, scale, transform: Some(t), payload }, decoded)
 }
 
 /// Decodes a sketch of a `width` x `height` x `frames` clip to its keyframes.
@@ -355,6 +376,9 @@ pub fn decode(s: &Sketch, width: usize, height: usize, frames: usize) -> Result<
     let g = Geometry::new(width, height, frames, &s.params)?;
     check(s, &g)?;
     let p = &s.params;
+    if let Some(t) = &s.transform {
+        return transform::decode(&g, p, t, s.scale, &s.payload);
+    }
     let (luma, chroma) = (models(s.scale[0], p.q_luma), models(s.scale[1], p.q_chroma));
     let words: Vec<u32> = s.payload.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     let mut coder = DefaultAnsCoder::from_compressed(words).map_err(|_| SketchError::Corrupt("last word is zero"))?;
@@ -373,6 +397,12 @@ pub fn decode(s: &Sketch, width: usize, height: usize, frames: usize) -> Result<
 pub fn check(s: &Sketch, g: &Geometry) -> Result<(), SketchError> {
     if g.samples() > MAX_SAMPLES {
         return Err(range("samples", g.samples() as u64, "at most 2^20"));
+    }
+    match s.transform {
+        None if s.params.cell_log2 < MIN_CELL_LOG2 => return Err(range("cell_log2", s.params.cell_log2, "2..=8 without the transform")),
+        None if s.params.q_luma.max(s.params.q_chroma) > MAX_Q => return Err(range("q", s.params.q_luma.max(s.params.q_chroma), "1..=128 without the transform")),
+        None => {}
+        Some(_) => transform::check(g)?,
     }
     if s.scale.contains(&0) {
         return Err(range("scale", 0u8, "1..=255"));
@@ -511,6 +541,39 @@ mod tests {
     }
 
     #[test]
+    fn a_transform_sketch_decodes_as_written_within_its_steps() {
+        let (w, h, t) = (72, 40, 5);
+        let frames = clip(w, h, t);
+        for (cell_log2, keyframes, q, tilt, dz) in [(0, 5, 32, 0, 0), (2, 3, 32, 0, 0), (1, 2, 1, 0, 0), (2, 3, 60, 64, 13), (3, 1, 48, 16, 24)] {
+            let params = SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: q };
+            let g = Geometry::new(w, h, t, &params).unwrap();
+            let tg = targets(&frames, w, h, &g);
+            let (s, decoded) = encode_transform(&g, params, Transform { tilt, decay: [0, 0] }, 200, &transform::analyse(&g, &tg), dz);
+            assert_eq!(decode(&s, w, h, t).unwrap(), decoded, "{params:?}");
+            if tilt == 0 && dz == 0 {
+                // Orthonormal: the samples' mean squared error is the coefficients' (at most
+                // step^2/4), plus the rounding to integers.
+                let step = transform::base_step(q);
+                let (mut se, mut n) = (0.0, 0.0);
+                for (kd, kt) in decoded.iter().zip(&tg) {
+                    for c in 0..3 {
+                        for (a, b) in kd[c].data.iter().zip(&kt[c].data) {
+                            se += (f64::from(*a) - f64::from(*b)).powi(2);
+                            n += 1.0;
+                        }
+                    }
+                }
+                assert!(se / n <= step * step / 4.0 + 0.5, "{params:?}: {}", se / n);
+            }
+        }
+        // Step 1/4: the DC coefficients escape, and still decode.
+        let params = SketchParams { cell_log2: 1, keyframes: 2, q_luma: 1, q_chroma: 1 };
+        let g = Geometry::new(w, h, t, &params).unwrap();
+        let coefs = transform::quantise(&g, &params, &Transform { tilt: 0, decay: [0, 0] }, &transform::analyse(&g, &targets(&frames, w, h, &g)), 0);
+        assert!(coefs.iter().any(|c| c.symbol.abs() > 1000));
+    }
+
+    #[test]
     fn colour_transform_round_trips_closely() {
         for (r, g, b) in [(0, 0, 0), (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255), (12, 200, 77)] {
             let [y, cb, cr] = ycbcr(r, g, b);
@@ -556,21 +619,27 @@ mod tests {
     #[test]
     fn hostile_sketches_are_errors() {
         let p = SketchParams { cell_log2: 3, keyframes: 2, q_luma: 8, q_chroma: 8 };
-        let ok = Sketch { params: p, start: 200, scale: [16, 16], payload: vec![] };
+        let ok = Sketch { params: p, start: 200, scale: [16, 16], transform: None, payload: vec![] };
         assert!(decode(&ok, 64, 64, 4).is_ok());
         for bad in [
             Sketch { params: SketchParams { cell_log2: 1, ..p }, ..ok.clone() },
             Sketch { params: SketchParams { keyframes: 5, ..p }, ..ok.clone() },
             Sketch { params: SketchParams { q_luma: 0, ..p }, ..ok.clone() },
+            Sketch { params: SketchParams { q_chroma: 129, ..p }, ..ok.clone() },
             Sketch { scale: [0, 1], ..ok.clone() },
             Sketch { start: 0, ..ok.clone() },
             Sketch { payload: vec![1, 2, 3], ..ok.clone() },
             Sketch { payload: vec![0, 0, 0, 0], ..ok.clone() },
+            Sketch { params: SketchParams { cell_log2: 0, ..p }, ..ok.clone() },
+            Sketch { params: SketchParams { cell_log2: 0, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0] }), payload: vec![0x5a; 4000], ..ok.clone() },
         ] {
             assert!(decode(&bad, 64, 64, 4).is_err(), "{bad:?}");
         }
         // 4096 x 4096 with 8-pixel cells and 64 keyframes: too many samples.
-        let big = Sketch { params: SketchParams { keyframes: 64, ..p }, ..ok };
+        let big = Sketch { params: SketchParams { keyframes: 64, ..p }, ..ok.clone() };
         assert!(matches!(decode(&big, 4096, 4096, 64), Err(SketchError::OutOfRange { field: "samples", .. })));
+        // A transform grid wider than 512 cells.
+        let wide = Sketch { params: SketchParams { cell_log2: 0, keyframes: 1, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0] }), ..ok };
+        assert!(decode(&wide, 1024, 8, 1).is_err());
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{full_clip, minimal_clip, symbols};
+use common::{full_clip, minimal_clip, symbols, transform_clip};
 use lora_video_shared::entropy::{EntropyError, Prior, PriorKind};
 use lora_video_shared::format::*;
 use proptest::prelude::*;
@@ -55,7 +55,7 @@ fn every_section_round_trips() {
     only_sketch.header.metadata = None;
     let mut v1 = minimal_clip();
     v1.version = 1;
-    for clip in [minimal_clip(), full_clip(), only_scaling, only_metadata, only_sketch, v1] {
+    for clip in [minimal_clip(), full_clip(), transform_clip(), only_scaling, only_metadata, only_sketch, v1] {
         let bytes = clip.to_bytes().unwrap();
         assert_eq!(bytes.len(), clip.len());
         let back = Bitstream::read(&bytes).unwrap();
@@ -75,25 +75,32 @@ fn typical_header_is_86_bytes_plus_4_crc() {
 
 #[test]
 fn every_truncation_is_an_error() {
-    let bytes = full_clip().to_bytes().unwrap();
-    for n in 0..bytes.len() {
-        assert!(Bitstream::read(&bytes[..n]).is_err(), "prefix of {n} bytes was accepted");
+    for clip in [full_clip(), transform_clip()] {
+        let bytes = clip.to_bytes().unwrap();
+        for n in 0..bytes.len() {
+            assert!(Bitstream::read(&bytes[..n]).is_err(), "prefix of {n} bytes was accepted");
+        }
     }
+    let bytes = full_clip().to_bytes().unwrap();
     assert_eq!(Bitstream::read(&bytes[..2]), Err(FormatError::Truncated { needed: 4, got: 2 }));
     assert_eq!(Bitstream::read(&bytes[..50]), Err(FormatError::Truncated { needed: 90, got: 50 }));
 }
 
 #[test]
 fn every_bit_flip_is_detected() {
-    let bytes = full_clip().to_bytes().unwrap();
-    for bit in 0..bytes.len() * 8 {
-        let mut b = bytes.clone();
-        b[bit / 8] ^= 1 << (bit % 8);
-        let e = Bitstream::read(&b).unwrap_err();
-        match bit / 8 {
-            0..=3 => assert!(matches!(e, FormatError::BadMagic(_)), "bit {bit}: {e:?}"),
-            4 => assert!(matches!(e, FormatError::UnsupportedVersion(_)), "bit {bit}: {e:?}"),
-            _ => assert!(matches!(e, FormatError::Checksum { .. }), "bit {bit}: {e:?}"),
+    for clip in [full_clip(), transform_clip()] {
+        let bytes = clip.to_bytes().unwrap();
+        for bit in 0..bytes.len() * 8 {
+            let mut b = bytes.clone();
+            b[bit / 8] ^= 1 << (bit % 8);
+            let e = Bitstream::read(&b).unwrap_err();
+            match bit / 8 {
+                0..=3 => assert!(matches!(e, FormatError::BadMagic(_)), "bit {bit}: {e:?}"),
+                // Another known version fails the checksum, which covers the version byte.
+                4 if (OLDEST_VERSION..=VERSION).contains(&b[4]) => assert!(matches!(e, FormatError::Checksum { .. }), "bit {bit}: {e:?}"),
+                4 => assert!(matches!(e, FormatError::UnsupportedVersion(_)), "bit {bit}: {e:?}"),
+                _ => assert!(matches!(e, FormatError::Checksum { .. }), "bit {bit}: {e:?}"),
+            }
         }
     }
 }
@@ -103,7 +110,7 @@ fn wrong_magic_version_flags_and_checksum() {
     let bytes = minimal_clip().to_bytes().unwrap();
     let png = b"\x89PNG\r\n\x1a\n0000000000";
     assert_eq!(Bitstream::read(png), Err(FormatError::BadMagic(*b"\x89PNG")));
-    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[3])), Err(FormatError::UnsupportedVersion(3)));
+    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[4])), Err(FormatError::UnsupportedVersion(4)));
     assert_eq!(Bitstream::read(&patch(&bytes, 4, &[0])), Err(FormatError::UnsupportedVersion(0)));
     assert_eq!(Bitstream::read(&patch(&bytes, 5, &[0x80])), Err(FormatError::UnknownFlags(0x80)));
     // Version 1 reads, and has no sketch flag.
@@ -115,6 +122,17 @@ fn wrong_magic_version_flags_and_checksum() {
     let mut v1_sketch = full_clip();
     v1_sketch.version = 1;
     assert_eq!(field_of(v1_sketch.to_bytes().unwrap_err()), "version");
+    // Version 2 holds sample-coded sketches, version 3 transform-coded ones; a new clip
+    // gets the version its sketch needs.
+    assert_eq!((minimal_clip().version, full_clip().version, transform_clip().version), (3, 2, 3));
+    for (mut clip, wrong) in [(full_clip(), 3), (transform_clip(), 2)] {
+        clip.version = wrong;
+        assert_eq!(field_of(clip.to_bytes().unwrap_err()), "version");
+    }
+    // A version-2 sketch read as version 3 (and back) is an error, never a misread.
+    assert!(Bitstream::read(&patch(&full, 4, &[3])).is_err());
+    let transform = transform_clip().to_bytes().unwrap();
+    assert!(Bitstream::read(&patch(&transform, 4, &[2])).is_err());
     let mut bad_crc = bytes.clone();
     *bad_crc.last_mut().unwrap() ^= 0xff;
     assert!(matches!(Bitstream::read(&bad_crc), Err(FormatError::Checksum { .. })));
@@ -174,7 +192,13 @@ fn hostile_sketch_sections_are_typed_errors() {
     assert_eq!(sketch_err(patch(&bytes, 87, &[17])), "keyframes");
     assert_eq!(sketch_err(patch(&bytes, 87, &[0])), "keyframes");
     assert_eq!(sketch_err(patch(&bytes, 88, &[0])), "q_luma");
-    assert_eq!(sketch_err(patch(&bytes, 89, &[200])), "q_chroma");
+    assert_eq!(sketch_err(patch(&bytes, 89, &[200])), "q", "version 2: steps 1..=128");
+    assert_eq!(sketch_err(patch(&bytes, 89, &[0])), "q_chroma");
+    // Version 3 (transform.lvc): cells from 1 pixel, q to 255; tilt and decay follow scale.
+    let v3 = transform_clip().to_bytes().unwrap();
+    assert!(Bitstream::read(&patch(&v3, 86, &[0])).is_ok());
+    assert!(Bitstream::read(&patch(&v3, 89, &[255])).is_ok());
+    assert_eq!(sketch_err(patch(&v3, 86, &[9])), "cell_log2");
     assert_eq!(sketch_err(patch(&bytes, 90, &[0])), "start");
     assert_eq!(sketch_err(patch(&bytes, 91, &[0])), "scale");
     assert_eq!(field_of(Bitstream::read(&patch(&bytes, 93, &65000u16.to_le_bytes())).unwrap_err()), "sketch payload_len");

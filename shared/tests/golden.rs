@@ -18,7 +18,7 @@ use lora_video_shared::package::sha256;
 use lora_video_shared::to_hex;
 
 mod common;
-use common::{full_clip, minimal_clip, test_sketch};
+use common::{full_clip, minimal_clip, test_sketch, test_transform_sketch, transform_clip};
 
 fn bless() -> bool {
     cfg!(not(target_arch = "wasm32")) && std::env::var_os("LVC_BLESS").is_some()
@@ -108,6 +108,18 @@ fn check_file(name: &str, clip: Bitstream, golden: &[u8]) {
 fn golden_files() {
     check_file("minimal.lvc", minimal_clip(), include_bytes!("golden/minimal.lvc"));
     check_file("full.lvc", full_clip(), include_bytes!("golden/full.lvc"));
+    check_file("transform.lvc", transform_clip(), include_bytes!("golden/transform.lvc"));
+}
+
+#[test]
+fn transform_sketch_decode() {
+    use lora_video_shared::sketch;
+    let (s, decoded) = test_transform_sketch();
+    assert_eq!(sketch::decode(&s, 256, 256, 16).unwrap(), decoded);
+    pin("transform_sketch_payload_sha256", &to_hex(&sha256(&s.payload)), "9a8945c6a50fe46870172ad55c26aeb297aac7da8160bed26d9176d29dd0d122");
+    let samples: Vec<u8> = decoded.iter().flat_map(|kf| kf.iter().flat_map(|p| p.data.iter().copied())).collect();
+    pin("transform_sketch_samples_sha256", &to_hex(&sha256(&samples)), "3125fdf973da99e8f188e34be5da32b4e25a6b7d7bbc1769534ab659c2a8161e");
+    pin("transform_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[11, 11] Some(Transform { tilt: 16, decay: [16, 12] })");
 }
 
 #[test]

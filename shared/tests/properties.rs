@@ -1,10 +1,12 @@
-//! Property tests of the noise, the index map, the entropy coder and the package.
+//! Property tests of the noise, the index map, the entropy coder, the transform-coded
+//! sketch and the package.
 #![cfg(not(target_arch = "wasm32"))]
 
 use lora_video_shared::entropy::{self, Prior, PriorKind};
 use lora_video_shared::hashing::{IndexMap, LoraPart, LoraSlot};
 use lora_video_shared::noise::{self, Stream};
 use lora_video_shared::package::{LatentNorm, Manifest, Package, SamplerDefaults, Tensor};
+use lora_video_shared::sketch::{self, Geometry, Keyframe, Plane, Sketch, SketchParams, Transform};
 use proptest::prelude::*;
 
 fn arb_stream() -> impl Strategy<Value = Stream> {
@@ -66,6 +68,25 @@ proptest! {
     fn entropy_decode_of_garbage_never_panics(words in proptest::collection::vec(any::<u8>(), 0..64), n in 0usize..200, scale in 0.01f32..100.0) {
         let prior = Prior { kind: PriorKind::Laplace, scale, min: -50, max: 50 };
         let _ = entropy::decode(&prior, &words, n);
+    }
+
+    #[test]
+    fn transform_sketches_round_trip_and_garbage_never_panics(
+        (w, h, t) in (4usize..40, 4usize..40, 1usize..6), cell_log2 in 0u8..3, k in 1u8..4, q in 1u8..=128, tilt in any::<u8>(),
+        dz in 0i32..32, seed in any::<u32>(), garbage in proptest::collection::vec(any::<u8>(), 0..128)
+    ) {
+        let p = SketchParams { cell_log2, keyframes: k.min(t as u8), q_luma: q, q_chroma: q.saturating_add(7).min(128) };
+        let g = Geometry::new(w, h, t, &p).unwrap();
+        let mut x = seed;
+        let mut plane = |(pw, ph): (usize, usize)| Plane { width: pw, height: ph, data: (0..pw * ph).map(|_| { x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223); (x >> 24) as u8 }).collect() };
+        let targets: Vec<Keyframe> = (0..g.keyframes).map(|_| [plane(g.luma), plane(g.chroma), plane(g.chroma)]).collect();
+        let tr = Transform { tilt, decay: [0, 0] };
+        let (s, decoded) = sketch::encode_transform(&g, p, tr, 26, &sketch::transform::analyse(&g, &targets), dz);
+        prop_assert_eq!(sketch::decode(&s, w, h, t).unwrap(), decoded);
+        let hostile = Sketch { payload: garbage.chunks_exact(4).flatten().copied().collect(), transform: Some(Transform { tilt, decay: [garbage.len() as u8, tilt] }), ..s };
+        if let Ok(kf) = sketch::decode(&hostile, w, h, t) {
+            prop_assert_eq!(kf.len(), g.keyframes);
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ fn clip_info_text_and_json() {
     let text = info(&[path.to_str().unwrap()]).unwrap();
     let sketch = lora_video_shared::format::Bitstream::read(FULL).unwrap().header.sketch.unwrap();
     let parts = format!("parts      sketch {} + vector", sketch.section_len());
-    for want in ["bitstream v2", "256x256, 16 frames at 24/1 fps", "k = 1024", "M = 2^6, eta 0.5, steps 0,5,11 (18 bits)", "title      golden", "sketch     3 keyframes of 16-pixel cells, steps 6/10", &parts] {
+    for want in ["bitstream v2", "256x256, 16 frames at 24/1 fps", "k = 1024", "M = 2^6, eta 0.5, steps 0,5,11 (18 bits)", "title      golden", "sketch     3 keyframes of 16-pixel cells, sample-coded, q 6/10", &parts] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
     let json: serde_json::Value = serde_json::from_str(&info(&[path.to_str().unwrap(), "--json"]).unwrap()).unwrap();
@@ -41,6 +41,12 @@ fn clip_info_text_and_json() {
     assert_eq!(json["header"]["lora"]["k"], 1024);
     assert_eq!(json["header"]["prior"]["kind"], "gaussian");
     assert_eq!(json["scaling_bits"], 18);
+    // Version 3: a transform-coded sketch.
+    let path = scratch("transform.lvc", include_bytes!("../../shared/tests/golden/transform.lvc"));
+    let text = info(&[path.to_str().unwrap()]).unwrap();
+    for want in ["bitstream v3", "sketch     4 keyframes of 4-pixel cells, transform-coded (tilt 16), q 70/80"] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
 }
 
 #[test]

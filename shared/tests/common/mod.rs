@@ -58,7 +58,28 @@ pub fn test_sketch() -> (Sketch, Vec<Keyframe>) {
     sketch::encode(&g, p, 191, &targets)
 }
 
-/// Every section present.
+/// The transform-coded sketch (version 3) the golden files hold: `test_frames(256, 256,
+/// 16)` at 4-pixel cells, 4 keyframes, q 70 and 80, tilt 16, dead zone 16; and its
+/// decoded keyframes.
+pub fn test_transform_sketch() -> (Sketch, Vec<Keyframe>) {
+    let (w, h, t) = (256, 256, 16);
+    let p = SketchParams { cell_log2: 2, keyframes: 4, q_luma: 70, q_chroma: 80 };
+    let g = Geometry::new(w, h, t, &p).unwrap();
+    let frames = test_frames(w, h, t);
+    let targets: Vec<Keyframe> = g.keyframe_times().iter().map(|&k| sketch::thumbnail(&frames[k], w, h, &g)).collect();
+    sketch::encode_transform(&g, p, sketch::Transform { tilt: 16, decay: [0, 0] }, 26, &sketch::transform::analyse(&g, &targets), 16)
+}
+
+/// `full_clip` with the transform-coded sketch: version 3.
+pub fn transform_clip() -> Bitstream {
+    let b = full_clip();
+    let q = b.symbols().unwrap();
+    let mut h = b.header;
+    h.sketch = Some(test_transform_sketch().0);
+    Bitstream::encode(h, &q).unwrap()
+}
+
+/// Every section present (a sample-coded sketch: version 2).
 pub fn full_clip() -> Bitstream {
     let q = symbols(1024);
     let mut b = minimal_clip();
