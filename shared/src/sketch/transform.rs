@@ -307,22 +307,34 @@ fn escape(r: i32) -> Option<(usize, u32)> {
     })
 }
 
-/// Bits of the coefficients of one kind under (scale, decay), from a histogram
-/// [band][context][symbol + ESCAPE]; escapes add their Exp-Golomb bits (counted apart).
-fn bits(h: &[Vec<u32>], scale: u8, decay: u8) -> f64 {
-    let mut sum = 0.0;
-    for (i, counts) in h.iter().enumerate() {
-        if counts.iter().all(|&n| n == 0) {
-            continue;
-        }
-        let table = prior(scale, decay, i / CONTEXTS, i % CONTEXTS).table().expect("valid prior");
-        for (&n, &f) in counts.iter().zip(&table) {
-            if n > 0 {
-                sum += f64::from(n) * (f64::from(PRECISION) - libm::log2(f64::from(f)));
+/// Code lengths in bits of every symbol under every model the encoder tries, indexed
+/// [decay][scale][band][context][symbol + ESCAPE]; computed once.
+fn code_lengths() -> &'static [f32] {
+    static LENGTHS: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    LENGTHS.get_or_init(|| {
+        let mut out = Vec::with_capacity(DECAYS.len() * SCALES.len() * BANDS * CONTEXTS * (2 * ESCAPE as usize + 1));
+        for &d in &DECAYS {
+            for &s in &SCALES {
+                for i in 0..BANDS * CONTEXTS {
+                    let table = prior(s, d, i / CONTEXTS, i % CONTEXTS).table().expect("valid prior");
+                    out.extend(table.iter().map(|&f| (f64::from(PRECISION) - libm::log2(f64::from(f))) as f32));
+                }
             }
         }
-    }
-    sum
+        out
+    })
+}
+
+/// Bits of the coefficients of one kind under model (DECAYS[d], SCALES[s]), from a
+/// histogram [band][context][symbol + ESCAPE] (the escapes' Exp-Golomb bits apart).
+fn bits(h: &[Vec<u32>], d: usize, s: usize) -> f64 {
+    let n = 2 * ESCAPE as usize + 1;
+    let lengths = &code_lengths()[(d * SCALES.len() + s) * BANDS * CONTEXTS * n..][..BANDS * CONTEXTS * n];
+    h.iter()
+        .zip(lengths.chunks_exact(n))
+        .filter(|(counts, _)| counts.iter().any(|&c| c > 0))
+        .map(|(counts, len)| counts.iter().zip(len).map(|(&c, &l)| f64::from(c) * f64::from(l)).sum::<f64>())
+        .sum()
 }
 
 fn histogram(coefs: &[Coefficient], chroma: bool) -> Vec<Vec<u32>> {
@@ -342,9 +354,9 @@ const DECAYS: [u8; 10] = [0, 4, 8, 12, 16, 24, 32, 48, 64, 96];
 pub fn fit_model(coefs: &[Coefficient], chroma: bool) -> (u8, u8, f64) {
     let h = histogram(coefs, chroma);
     let mut best = (f64::INFINITY, 1, 0);
-    for &d in &DECAYS {
-        for &s in &SCALES {
-            let b = bits(&h, s, d);
+    for (di, &d) in DECAYS.iter().enumerate() {
+        for (si, &s) in SCALES.iter().enumerate() {
+            let b = bits(&h, di, si);
             if b < best.0 {
                 best = (b, s, d);
             }
