@@ -50,23 +50,26 @@ pub fn test_frames(w: usize, h: usize, t: usize) -> Vec<Vec<u8>> {
 /// The sketch the golden files hold: `test_frames(256, 256, 16)` at 16-pixel cells, 3
 /// keyframes, steps 6 and 10; and its decoded keyframes.
 pub fn test_sketch() -> (Sketch, Vec<Keyframe>) {
-    let (w, h, t) = (256, 256, 16);
     let p = SketchParams { cell_log2: 4, keyframes: 3, q_luma: 6, q_chroma: 10 };
-    let g = Geometry::new(w, h, t, &p).unwrap();
-    let frames = test_frames(w, h, t);
-    let targets: Vec<Keyframe> = g.keyframe_times().iter().map(|&k| sketch::thumbnail(&frames[k], w, h, &g)).collect();
+    let (g, targets) = test_targets(&p);
     sketch::encode(&g, p, 191, &targets)
+}
+
+/// The geometry of `p` for `test_frames(256, 256, 16)` and the thumbnails of its keyframes.
+fn test_targets(p: &SketchParams) -> (Geometry, Vec<Keyframe>) {
+    let (w, h, t) = (256, 256, 16);
+    let g = Geometry::new(w, h, t, p).unwrap();
+    let frames = test_frames(w, h, t);
+    let targets = g.keyframe_times().iter().map(|&k| sketch::thumbnail(&frames[k], w, h, &g)).collect();
+    (g, targets)
 }
 
 /// The transform-coded sketch (version 3) the golden files hold: `test_frames(256, 256,
 /// 16)` at 4-pixel cells, 4 keyframes, q 70 and 80, tilt 16, dead zone 16; and its
 /// decoded keyframes.
 pub fn test_transform_sketch() -> (Sketch, Vec<Keyframe>) {
-    let (w, h, t) = (256, 256, 16);
     let p = SketchParams { cell_log2: 2, keyframes: 4, q_luma: 70, q_chroma: 80 };
-    let g = Geometry::new(w, h, t, &p).unwrap();
-    let frames = test_frames(w, h, t);
-    let targets: Vec<Keyframe> = g.keyframe_times().iter().map(|&k| sketch::thumbnail(&frames[k], w, h, &g)).collect();
+    let (g, targets) = test_targets(&p);
     sketch::encode_transform(&g, p, sketch::Transform { tilt: 16, decay: [0, 0] }, 26, &sketch::transform::analyse(&g, &targets), 16)
 }
 
