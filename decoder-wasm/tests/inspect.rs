@@ -17,9 +17,9 @@ fn reads_golden_clip() {
 fn errors_are_typed() {
     assert_eq!(inspect(&FULL[..10]).unwrap_err().code, ErrorCode::Truncated);
     assert_eq!(inspect(b"GIF89a..........").unwrap_err().code, ErrorCode::NotAClip);
-    let mut v3 = FULL.to_vec();
-    v3[4] = 3;
-    assert_eq!(inspect(&v3).unwrap_err().code, ErrorCode::Unsupported);
+    let mut v4 = FULL.to_vec();
+    v4[4] = 4;
+    assert_eq!(inspect(&v4).unwrap_err().code, ErrorCode::Unsupported);
     let mut flipped = FULL.to_vec();
     flipped[200] ^= 4;
     let e = inspect(&flipped).unwrap_err();

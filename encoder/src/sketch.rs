@@ -30,10 +30,10 @@ pub const START: u8 = 26;
 
 /// With a budget, `auto` gives the sketch this share of the room beside the header, and
 /// the vector the rest. At 2,400 bytes (16 frames of 256x256, fast preset) on the three
-/// dev clips, 0.97 beat 0.7 on PSNR (2026-11-28, model run 3: tree 22.28 against 20.30
-/// dB, vtest 21.85 against 21.09, Megamind 25.99 against 25.11), MS-SSIM and
-/// SSIMULACRA2: with this base model the vector's bytes buy less than the sketch's
-/// (`scripts/bench-share.sh`).
+/// dev clips, 0.97 beat 0.7 on PSNR (2026-11-28, model run 3, transform-coded sketch:
+/// tree 23.14 against 22.22 dB, vtest 22.73 against 21.32, Megamind 26.14 against
+/// 25.66), MS-SSIM and SSIMULACRA2: with this base model the vector's bytes buy less than
+/// the sketch's (`scripts/bench-share.sh`).
 pub const AUTO_SHARE: f64 = 0.97;
 /// Bytes `auto` always leaves the vector: its smallest payload (every symbol zero) fits.
 pub const VECTOR_RESERVE: usize = 16;
