@@ -194,8 +194,9 @@ fn model(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
         let (frames, side, steps) = (16, 256, p.manifest.sampler.steps);
         let lat = side / taef2::SCALE;
         let denoiser = a.denoiser.flops(frames, lat, lat) as f64 * f64::from(steps) / 1e9;
-        // A sketch model also encodes the sketch's keyframes (the search uses at most one a frame).
-        let keyframes = if a.denoiser.cond_channels > 0 { frames as u64 } else { 0 };
+        // A sketch model also encodes the sketch's keyframes (at most MAX_SEARCH_KEYFRAMES
+        // from the encoder's search; `--sketch N` levels use fewer).
+        let keyframes = if a.denoiser.cond_channels > 0 { u64::from(crate::sketch::MAX_SEARCH_KEYFRAMES) } else { 0 };
         let vae = (taef2::decoder_flops(lat, lat) * frames as u64 + taef2::encoder_flops(lat, lat) * keyframes) as f64 / 1e9;
         DecodeCost { frames, width: side, height: side, steps, denoiser_gflop: denoiser, taef2_gflop: vae, total_gflop: denoiser + vae }
     });

@@ -113,11 +113,15 @@ pub fn code(frames: &[RgbImage], params: SketchParams, start: u8) -> Result<Sket
     clip.code(params, &g, &targets, start, 0).map(|(s, _)| s).map_err(usage)
 }
 
+/// The most keyframes the search gives a sketch: a decoder runs TAEF2's encoder on each,
+/// and 8 keep a 16-frame decode at 256x256 within about 1 TFLOP (`lora-video info`).
+pub const MAX_SEARCH_KEYFRAMES: u8 = 8;
+
 /// Cell sides (log2), keyframe counts, chroma/luma step ratios and dead zones (64ths
 /// of a step, `sketch::encode_dz`) the search tries; with a budget it tries every luma
 /// step, without one these.
 const SEARCH_CELLS: [u8; 4] = [5, 4, 3, 2];
-const SEARCH_KEYFRAMES: [u8; 7] = [1, 2, 3, 4, 6, 8, 16];
+const SEARCH_KEYFRAMES: [u8; 6] = [1, 2, 3, 4, 6, MAX_SEARCH_KEYFRAMES];
 const SEARCH_CHROMA: [f64; 2] = [1.0, 1.5];
 const SEARCH_Q: [u8; 22] = [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 128];
 /// Dead zones: on the dev clips' sketches (16 frames at 256x256, `--example sketch_rd`)
@@ -140,7 +144,7 @@ pub const LAMBDA: f64 = 15000.0;
 /// The transform settings the search tries (`sketch::transform`): cell sides (log2),
 /// keyframe counts, tilts, chroma/luma step ratios and the dead zone.
 const TRANSFORM_CELLS: [u8; 5] = [0, 1, 2, 3, 4];
-const TRANSFORM_KEYFRAMES: [u8; 5] = [1, 2, 4, 8, 16];
+const TRANSFORM_KEYFRAMES: [u8; 4] = [1, 2, 4, MAX_SEARCH_KEYFRAMES];
 const TRANSFORM_TILT: [u8; 4] = [0, 8, 16, 32];
 const TRANSFORM_DEAD_ZONE: i32 = 16;
 /// Steps the lambda search tries (`transform::base_step`: 2^(q/16 - 2), 41% apart, 0.35 to 256).
