@@ -191,15 +191,14 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                 let analysed = sketch::transform::analyse(&g, &targets);
                 for ratio in SEARCH_CHROMA {
                     for tilt in TRANSFORM_TILT {
-                        let t = sketch::Transform { tilt, decay: [0, 0] };
                         let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
                         let bytes = |q: u8| {
-                            let coefs = sketch::transform::quantise(&g, &params(q), &t, &analysed, TRANSFORM_DEAD_ZONE);
+                            let coefs = sketch::transform::quantise(&g, &params(q), tilt, &analysed, TRANSFORM_DEAD_ZONE);
                             let bits = sketch::transform::fit_model(&coefs, false).2 + sketch::transform::fit_model(&coefs, true).2;
                             // ANS adds up to about two words to the ideal bits.
                             Some(sketch::SECTION_HEADER + sketch::TRANSFORM_FIELDS + 4 * ((bits + 48.0) / 32.0).ceil() as usize)
                         };
-                        let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), t, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
+                        let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), tilt, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
                         each(Setting { g: &g, floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
                     }
                 }

@@ -314,10 +314,8 @@ impl Bitstream {
         if header_len > usize::from(u16::MAX) {
             return Err(out_of_range("header_len", header_len, "at most 65535"));
         }
-        let fits = match &h.sketch {
-            None => true,
-            Some(s) => self.version == if s.transform.is_some() { VERSION } else { SAMPLE_SKETCH_VERSION },
-        };
+        // A sketch's coding fixes the version (`version_for`).
+        let fits = h.sketch.is_none() || self.version == Self::version_for(h);
         if !(OLDEST_VERSION..=VERSION).contains(&self.version) || !fits {
             return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch) or 3 (transform-coded sketch)"));
         }

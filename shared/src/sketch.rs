@@ -359,16 +359,16 @@ pub fn encode_dz(g: &Geometry, params: SketchParams, start: u8, targets: &[Keyfr
     (Sketch { params, start, scale, transform: None, payload }, decoded)
 }
 
-/// Codes the transform of the targets (`transform::analyse`) with dead zone `dz`/64:
-/// the sketch and the keyframes a decoder rebuilds.
-pub fn encode_transform(g: &Geometry, params: SketchParams, t: Transform, start: u8, analysed: &[Vec<f64>], dz: i32) -> (Sketch, Vec<Keyframe>) {
-    let coefs = transform::quantise(g, &params, &t, analysed, dz);
-    let decoded = transform::reconstruct(g, &params, &t, &coefs);
+/// Codes the transform of the targets (`transform::analyse`) at `tilt` with dead zone
+/// `dz`/64 (the scales and decays fitted to the symbols): the sketch and the keyframes a
+/// decoder rebuilds.
+pub fn encode_transform(g: &Geometry, params: SketchParams, tilt: u8, start: u8, analysed: &[Vec<f64>], dz: i32) -> (Sketch, Vec<Keyframe>) {
+    let coefs = transform::quantise(g, &params, tilt, analysed, dz);
+    let decoded = transform::reconstruct(g, &params, tilt, &coefs);
     let (luma, chroma) = (transform::fit_model(&coefs, false), transform::fit_model(&coefs, true));
     let (scale, decay) = ([luma.0, chroma.0], [luma.1, chroma.1]);
-    let t = Transform { decay, ..t };
     let payload = transform::entropy_code(&coefs, scale, decay);
-    (Sketch { params, start, scale, transform: Some(t), payload }, decoded)
+    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay }), payload }, decoded)
 }
 
 /// Decodes a sketch of a `width` x `height` x `frames` clip to its keyframes.
@@ -548,7 +548,7 @@ mod tests {
             let params = SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: q };
             let g = Geometry::new(w, h, t, &params).unwrap();
             let tg = targets(&frames, w, h, &g);
-            let (s, decoded) = encode_transform(&g, params, Transform { tilt, decay: [0, 0] }, 200, &transform::analyse(&g, &tg), dz);
+            let (s, decoded) = encode_transform(&g, params, tilt, 200, &transform::analyse(&g, &tg), dz);
             assert_eq!(decode(&s, w, h, t).unwrap(), decoded, "{params:?}");
             if tilt == 0 && dz == 0 {
                 // Orthonormal: the samples' mean squared error is the coefficients' (at most
@@ -569,7 +569,7 @@ mod tests {
         // Step 1/4: the DC coefficients escape, and still decode.
         let params = SketchParams { cell_log2: 1, keyframes: 2, q_luma: 1, q_chroma: 1 };
         let g = Geometry::new(w, h, t, &params).unwrap();
-        let coefs = transform::quantise(&g, &params, &Transform { tilt: 0, decay: [0, 0] }, &transform::analyse(&g, &targets(&frames, w, h, &g)), 0);
+        let coefs = transform::quantise(&g, &params, 0, &transform::analyse(&g, &targets(&frames, w, h, &g)), 0);
         assert!(coefs.iter().any(|c| c.symbol.abs() > 1000));
     }
 

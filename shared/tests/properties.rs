@@ -80,8 +80,7 @@ proptest! {
         let mut x = seed;
         let mut plane = |(pw, ph): (usize, usize)| Plane { width: pw, height: ph, data: (0..pw * ph).map(|_| { x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223); (x >> 24) as u8 }).collect() };
         let targets: Vec<Keyframe> = (0..g.keyframes).map(|_| [plane(g.luma), plane(g.chroma), plane(g.chroma)]).collect();
-        let tr = Transform { tilt, decay: [0, 0] };
-        let (s, decoded) = sketch::encode_transform(&g, p, tr, 26, &sketch::transform::analyse(&g, &targets), dz);
+        let (s, decoded) = sketch::encode_transform(&g, p, tilt, 26, &sketch::transform::analyse(&g, &targets), dz);
         prop_assert_eq!(sketch::decode(&s, w, h, t).unwrap(), decoded);
         let hostile = Sketch { payload: garbage.chunks_exact(4).flatten().copied().collect(), transform: Some(Transform { tilt, decay: [garbage.len() as u8, tilt] }), ..s };
         if let Ok(kf) = sketch::decode(&hostile, w, h, t) {

@@ -64,6 +64,11 @@ impl Volume {
         let (num, den) = self.frequency(a, b, c);
         base_step(q) * (1.0 + f64::from(tilt) * num as f64 / (4.0 * den as f64))
     }
+
+    /// `step` of the coefficient at index i of the volume (a, b, c order).
+    fn step_at(&self, q: u8, tilt: u8, i: usize) -> f64 {
+        self.step(q, tilt, i / (self.h * self.w), (i / self.w) % self.h, i % self.w)
+    }
 }
 
 /// The step of the lowest frequency for q: 2^(q/16 - 2) (q 1..=255: 0.26 to about
@@ -219,7 +224,7 @@ fn walk<E>(g: &Geometry, mut symbol: impl FnMut(usize, usize, usize, usize, bool
 
 /// The keyframes of the symbols (one vector per plane): dequantised (r times the step)
 /// and inverse-transformed.
-fn rebuild(g: &Geometry, p: &SketchParams, t: &Transform, symbols: &[Vec<i32>]) -> Vec<Keyframe> {
+fn rebuild(g: &Geometry, p: &SketchParams, tilt: u8, symbols: &[Vec<i32>]) -> Vec<Keyframe> {
     let vols = volumes(g);
     let planes: Vec<Vec<u8>> = vols
         .iter()
@@ -229,7 +234,7 @@ fn rebuild(g: &Geometry, p: &SketchParams, t: &Transform, symbols: &[Vec<i32>]) 
             let q = if pi == 0 { p.q_luma } else { p.q_chroma };
             let mut coef = vec![0.0; v.len()];
             for (i, &r) in sym.iter().enumerate().filter(|(_, r)| **r != 0) {
-                coef[i] = f64::from(r) * v.step(q, t.tilt, i / (v.h * v.w), (i / v.w) % v.h, i % v.w);
+                coef[i] = f64::from(r) * v.step_at(q, tilt, i);
             }
             inverse(v, &coef)
         })
@@ -255,12 +260,12 @@ pub fn analyse(g: &Geometry, targets: &[Keyframe]) -> Vec<Vec<f64>> {
 
 /// Quantises the coefficients `analyse` gave: the symbols in coding order, |r| =
 /// floor(|C| / step + 1/2 - dz/64).
-pub fn quantise(g: &Geometry, p: &SketchParams, t: &Transform, coefs: &[Vec<f64>], dz: i32) -> Vec<Coefficient> {
+pub fn quantise(g: &Geometry, p: &SketchParams, tilt: u8, coefs: &[Vec<f64>], dz: i32) -> Vec<Coefficient> {
     let vols = volumes(g);
     let mut out = Vec::with_capacity(g.samples());
     walk::<()>(g, |pi, i, band, context, chroma| {
         let v = vols[pi];
-        let step = v.step(if chroma { p.q_chroma } else { p.q_luma }, t.tilt, i / (v.h * v.w), (i / v.w) % v.h, i % v.w);
+        let step = v.step_at(if chroma { p.q_chroma } else { p.q_luma }, tilt, i);
         let m = (coefs[pi][i].abs() / step + 0.5 - f64::from(dz) / 64.0).floor().clamp(0.0, MAX_SYMBOL as f64) as i32;
         let symbol = if coefs[pi][i] < 0.0 { -m } else { m };
         out.push(Coefficient { symbol, band, context, chroma });
@@ -271,10 +276,10 @@ pub fn quantise(g: &Geometry, p: &SketchParams, t: &Transform, coefs: &[Vec<f64>
 }
 
 /// The keyframes a decoder rebuilds from quantised coefficients (coding order).
-pub fn reconstruct(g: &Geometry, p: &SketchParams, t: &Transform, coefs: &[Coefficient]) -> Vec<Keyframe> {
+pub fn reconstruct(g: &Geometry, p: &SketchParams, tilt: u8, coefs: &[Coefficient]) -> Vec<Keyframe> {
     let mut it = coefs.iter();
     let symbols = walk::<()>(g, |_, _, _, _, _| Ok(it.next().expect("one coefficient per sample").symbol)).expect("cannot fail");
-    rebuild(g, p, t, &symbols)
+    rebuild(g, p, tilt, &symbols)
 }
 
 /// The Laplace of a plane kind's base scale, decay, band and context: b = scale/32 (1 +
@@ -405,7 +410,7 @@ pub fn decode(g: &Geometry, p: &SketchParams, t: &Transform, scale: [u8; 2], pay
     if !coder.is_empty() {
         return Err(SketchError::Corrupt("data left after the last symbol"));
     }
-    Ok(rebuild(g, p, t, &symbols))
+    Ok(rebuild(g, p, t.tilt, &symbols))
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ fn test_targets(p: &SketchParams) -> (Geometry, Vec<Keyframe>) {
 pub fn test_transform_sketch() -> (Sketch, Vec<Keyframe>) {
     let p = SketchParams { cell_log2: 2, keyframes: 4, q_luma: 70, q_chroma: 80 };
     let (g, targets) = test_targets(&p);
-    sketch::encode_transform(&g, p, sketch::Transform { tilt: 16, decay: [0, 0] }, 26, &sketch::transform::analyse(&g, &targets), 16)
+    sketch::encode_transform(&g, p, 16, 26, &sketch::transform::analyse(&g, &targets), 16)
 }
 
 /// `full_clip` with the transform-coded sketch: version 3.
