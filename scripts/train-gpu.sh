@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pack=target/gpu-pack
 runs=${RUNS:-$HOME/runs}
-cache=${CACHE:-$runs/base-sketch/latents-v3-16f-128px-160clips-seed0-corpus1484-213.safetensors}
+cache=${CACHE:-$runs/base-sketch-v4/latents-v4-16f-128px-160clips-seed0-corpus1484-213.safetensors}
 export PYTHONPATH=$PWD/train PYTHONUNBUFFERED=1
 
 do_pack() {
@@ -53,7 +53,7 @@ do_import() {
     echo "$scores"
     if awk '{ v[NR] = $3 } END { exit !(v[2] < v[1]) }' <<<"$scores" || [ "${FORCE:-0}" = 1 ]; then
         cp "$best" "$dest/denoiser.safetensors"
-        cp "$dir/run/log.csv" "$dest/training-log-torch.csv"
+        cp "$dir/run/log.csv" "$dest/training-log-gpu-$(date -u +%F).csv"
         cargo run -j2 --release -p lora-video -- pack-base --denoiser "$dest/denoiser.safetensors" -o "${LVM:-base.lvm}"
         echo "imported: update $dest/MODEL_CARD.md, then regenerate what names the model's hash (scripts/make-samples.sh, the browser fixtures, docs/images)"
     else

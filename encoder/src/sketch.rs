@@ -146,7 +146,7 @@ pub const LAMBDA: f64 = 15000.0;
 const TRANSFORM_CELLS: [u8; 5] = [0, 1, 2, 3, 4];
 const TRANSFORM_KEYFRAMES: [u8; 4] = [1, 2, 4, MAX_SEARCH_KEYFRAMES];
 const TRANSFORM_TILT: [u8; 4] = [0, 8, 16, 32];
-const TRANSFORM_DEAD_ZONE: i32 = 16;
+pub(crate) const TRANSFORM_DEAD_ZONE: i32 = 16;
 /// Steps the lambda search tries (`transform::base_step`: 2^(q/16 - 2), 41% apart, 0.35 to 256).
 const TRANSFORM_Q: [u8; 20] = [8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136, 144, 152, 160];
 

@@ -52,7 +52,7 @@ pub const SKETCH_DROPOUT: f64 = 0.1;
 
 /// Training and validation latents, [N, T, C, h, w] flattened, and their shapes, with
 /// each clip's sketch latents: SKETCH_VARIANTS sketches at random settings, each
-/// SKETCH_KEYFRAMES keyframes as a decoder sees them (coded, upsampled, TAEF2-encoded),
+/// `keyframes(frames)` keyframes as a decoder sees them (coded, upsampled, TAEF2-encoded),
 /// [N, V, K, C, h, w].
 struct Latents {
     train: Vec<f32>,
@@ -64,7 +64,12 @@ struct Latents {
 
 /// Sketches per cached clip, and keyframes per sketch.
 const SKETCH_VARIANTS: usize = 2;
-const SKETCH_KEYFRAMES: usize = 2;
+const SKETCH_KEYFRAMES: usize = 4;
+
+/// Keyframes per sketch of a clip of `frames` frames.
+fn keyframes(frames: usize) -> usize {
+    SKETCH_KEYFRAMES.min(frames)
+}
 
 impl Latents {
     fn clip_len(&self) -> usize {
@@ -73,7 +78,7 @@ impl Latents {
 
     /// Values of one sketch's keyframe latents.
     fn sketch_len(&self) -> usize {
-        SKETCH_KEYFRAMES * self.clip[1] * self.clip[2] * self.clip[3]
+        keyframes(self.clip[0]) * self.clip[1] * self.clip[2] * self.clip[3]
     }
 }
 
@@ -93,7 +98,7 @@ struct State {
 fn cache_path(o: &TrainOptions, train: &corpus::Split, dev: &corpus::Split) -> PathBuf {
     let count = |s: &corpus::Split| s.stills.len() + s.videos.iter().map(Vec::len).sum::<usize>();
     let corpus = format!("{}-{}", count(train), count(dev));
-    o.out.join(format!("latents-v3-{}f-{}px-{}clips-seed{}-corpus{corpus}.safetensors", o.frames, o.size, o.clips, o.seed))
+    o.out.join(format!("latents-v4-{}f-{}px-{}clips-seed{}-corpus{corpus}.safetensors", o.frames, o.size, o.clips, o.seed))
 }
 
 /// The latents a cache file holds (f16, read back as f32).
@@ -113,19 +118,47 @@ fn rgb8(clip: &[f32], frames: usize, size: usize) -> Vec<Vec<u8>> {
     (0..frames).map(|f| (0..n).flat_map(|p| (0..3).map(move |c| (clip[(f * 3 + c) * n + p] * 255.0).round().clamp(0.0, 255.0) as u8)).collect()).collect()
 }
 
-/// A random sketch setting: cells of 8 to 32 pixels, SKETCH_KEYFRAMES keyframes, luma
-/// step 3 to 20 and chroma step 1 to 2 times that.
-fn random_params(rng: &mut Rng) -> SketchParams {
-    let q_luma = 3 + rng.below(18) as u8;
-    SketchParams { cell_log2: 3 + rng.below(3) as u8, keyframes: SKETCH_KEYFRAMES as u8, q_luma, q_chroma: q_luma + rng.below(usize::from(q_luma) + 1) as u8 }
+/// A training sketch's coding: its settings and, for the transform, its tilt (None:
+/// predicted samples, version 2).
+struct TrainSketch {
+    params: SketchParams,
+    tilt: Option<u8>,
 }
 
-/// The keyframe images a decoder rebuilds from a sketch of `clip` at `p`: [K, 3, size, size].
-fn sketch_images(clip: &[f32], frames: usize, size: usize, p: &SketchParams) -> Vec<f32> {
+/// A random sketch setting, as the encoder's search picks them. Three in four are
+/// transform-coded: cells of 1 to 4 pixels (mostly 1), luma q 100 to 150, a tilt of
+/// 0 to 32, chroma q equal or 9 coarser (a step 1.5 times the luma's). The rest are
+/// sample-coded (`--sketch N` levels): cells of 8 to 32 pixels, luma step 3 to 20 and
+/// chroma step 1 to 2 times that. Each has `keyframes` keyframes.
+fn random_sketch(rng: &mut Rng, keyframes: usize) -> TrainSketch {
+    let keyframes = keyframes as u8;
+    if rng.below(4) == 0 {
+        let q_luma = 3 + rng.below(18) as u8;
+        let params = SketchParams { cell_log2: 3 + rng.below(3) as u8, keyframes, q_luma, q_chroma: q_luma + rng.below(usize::from(q_luma) + 1) as u8 };
+        return TrainSketch { params, tilt: None };
+    }
+    let cell_log2 = [0, 0, 0, 1, 2][rng.below(5)];
+    let q_luma = 100 + rng.below(51) as u8;
+    let tilt = [0, 8, 16, 32][rng.below(4)];
+    let q_chroma = q_luma + if rng.below(2) == 0 { 0 } else { 9 };
+    TrainSketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, tilt: Some(tilt) }
+}
+
+/// The keyframe images a decoder rebuilds from a sketch of `clip` coded as `s`: [K, 3,
+/// size, size]. The keyframes are the encoder's least-squares targets (`sketch_fit`).
+fn sketch_images(clip: &[f32], frames: usize, size: usize, s: &TrainSketch) -> Vec<f32> {
+    let p = &s.params;
     let g = sketch::Geometry::new(size, size, frames, p).expect("valid training sketch");
     let rgb = rgb8(clip, frames, size);
-    let targets: Vec<_> = g.keyframe_times().iter().map(|&t| sketch::thumbnail(&rgb[t], size, size, &g)).collect();
-    let (_, decoded) = sketch::quantise_keyframes(&g, p, &targets);
+    let refs: Vec<&[u8]> = rgb.iter().map(Vec::as_slice).collect();
+    let targets = crate::sketch_fit::targets(&refs, size, size, &g);
+    let decoded = match s.tilt {
+        Some(tilt) => {
+            let coefs = sketch::transform::quantise(&g, p, tilt, &sketch::transform::analyse(&g, &targets), crate::sketch::TRANSFORM_DEAD_ZONE);
+            sketch::transform::reconstruct(&g, p, tilt, &coefs)
+        }
+        None => sketch::quantise_keyframes(&g, p, &targets).1,
+    };
     let cell = g.cell as f32;
     decoded.iter().flat_map(|kf| sketch::upsample_rgb(kf, (cell, cell), size, size)).collect()
 }
@@ -159,8 +192,8 @@ fn latents(o: &TrainOptions, log: &mut dyn Write) -> Result<Latents, CliError> {
             while out.len() < count * clip_len * 2 {
                 let Some(frames) = split.clip(o.frames, o.size, &mut rng) else { continue };
                 for _ in 0..SKETCH_VARIANTS {
-                    let images = sketch_images(&frames, o.frames, o.size, &random_params(&mut rng));
-                    let z = corpus::encode_clip(&encoder, images, SKETCH_KEYFRAMES, o.size, &device);
+                    let images = sketch_images(&frames, o.frames, o.size, &random_sketch(&mut rng, keyframes(o.frames)));
+                    let z = corpus::encode_clip(&encoder, images, keyframes(o.frames), o.size, &device);
                     th.extend(z.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()));
                 }
                 let z = corpus::encode_clip(&encoder, frames, o.frames, o.size, &device);
@@ -183,8 +216,8 @@ fn latents(o: &TrainOptions, log: &mut dyn Write) -> Result<Latents, CliError> {
     let ((tb, tt), (db, dt)) = (make(&train, o.clips, o.seed, "encode train"), make(&dev, (o.clips / 8).max(4), o.seed ^ 0xdef, "encode dev"));
     let shape = |bytes: &[u8]| [vec![bytes.len() / 2 / clip_len], clip.to_vec()].concat();
     let sketch_shape = |bytes: &[u8]| {
-        let one = SKETCH_VARIANTS * SKETCH_KEYFRAMES * taef2::LATENT_CHANNELS * h * h;
-        vec![bytes.len() / 2 / one, SKETCH_VARIANTS, SKETCH_KEYFRAMES, taef2::LATENT_CHANNELS, h, h]
+        let one = SKETCH_VARIANTS * keyframes(o.frames) * taef2::LATENT_CHANNELS * h * h;
+        vec![bytes.len() / 2 / one, SKETCH_VARIANTS, keyframes(o.frames), taef2::LATENT_CHANNELS, h, h]
     };
     let views = [
         ("train", TensorView::new(Dtype::F16, shape(&tb), &tb).expect("shape")),
@@ -247,7 +280,7 @@ fn sketch_condition(l: &Latents, sketches: &[f32], i: usize, v: usize, norm: &La
     let [frames, c, h, w] = l.clip;
     let hw = h * w;
     let z = &sketches[(i * SKETCH_VARIANTS + v) * l.sketch_len()..][..l.sketch_len()];
-    let g = sketch::Geometry::of_cell(w * 8, h * 8, frames, 8, SKETCH_KEYFRAMES);
+    let g = sketch::Geometry::of_cell(w * 8, h * 8, frames, 8, keyframes(frames));
     let at = |k: usize, ch: usize, p: usize| (z[(k * c + ch) * hw + p] - norm.mean[ch]) / norm.std[ch];
     let mut out = Vec::with_capacity(frames * (c + 1) * hw);
     for (a, b, u) in sketch::frame_weights(&g, frames) {

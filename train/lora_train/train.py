@@ -29,6 +29,21 @@ SKETCH_DROPOUT = 0.1
 WARMUP = 50
 
 
+def clean_gradients(params, max_norm):
+    """Clips the gradients of `params` to a global norm of at most `max_norm` (inf: no
+    clipping) and zeroes them all when that norm is not finite, so a step that overflows
+    moves the weights by Adam's momentum alone. No device sync. Returns the norm before."""
+    params = [p for p in params if p.grad is not None]
+    if not params:
+        return torch.zeros(())
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+    grads = [p.grad for p in params]
+    for g in grads:
+        g.nan_to_num_(0.0, 0.0, 0.0)
+    torch._foreach_mul_(grads, torch.isfinite(norm).to(grads[0].dtype))
+    return norm
+
+
 def parse(argv=None):
     p = argparse.ArgumentParser(prog="python -m lora_train.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="latent cache written by `lora-video train-base`")
@@ -40,6 +55,7 @@ def parse(argv=None):
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--schedule", choices=["constant", "cosine"], default="constant", help="after 50 warm-up steps")
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--clip-grad", type=float, default=1.0, help="clip the gradients' global norm to this (0: no clipping); a non-finite step is skipped either way")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
@@ -181,6 +197,7 @@ class Run:
         loss = flow_loss(self.forward, self.data, "train", idx[mine], t[mine], e[mine], variant[mine], part(keep), self.bf16, part(flip))
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
+        clean_gradients(list(self.model.parameters()), self.a.clip_grad or math.inf)
         for group in self.optim.param_groups:
             group["lr"] = self.lr(self.step)
         self.optim.step()

@@ -2,6 +2,7 @@
 (torchrun) compute what one process computes, the export is a denoiser file, and a warm
 start from a model without a sketch input begins as that model."""
 
+import math
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import torch
 
 from lora_train import package, st
 from lora_train.model import CONFIGS, Denoiser
+from lora_train.train import clean_gradients
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 # Two gloo processes reduce gradients in another order than one process sums them.
@@ -93,6 +95,33 @@ class Train(unittest.TestCase):
             want = Denoiser(CONFIGS["tiny"])
             package.warm_start(want, path)
             torch.testing.assert_close(sketch(x, t), want(x, t), rtol=0, atol=1e-6)
+
+
+class CleanGradients(unittest.TestCase):
+    def params(self, *grads):
+        out = []
+        for g in grads:
+            p = torch.nn.Parameter(torch.zeros(len(g)))
+            p.grad = torch.tensor(g)
+            out.append(p)
+        return out
+
+    def test_clips_to_the_global_norm(self):
+        ps = self.params([3.0, 0.0], [0.0, 4.0])
+        self.assertAlmostEqual(float(clean_gradients(ps, 1.0)), 5.0, places=5)
+        torch.testing.assert_close(torch.cat([p.grad for p in ps]), torch.tensor([0.6, 0.0, 0.0, 0.8]), rtol=0, atol=1e-5)
+
+    def test_leaves_small_gradients_alone(self):
+        ps = self.params([0.3, -0.4])
+        clean_gradients(ps, 1.0)
+        torch.testing.assert_close(ps[0].grad, torch.tensor([0.3, -0.4]), rtol=0, atol=0)
+
+    def test_zeroes_a_non_finite_step(self):
+        for bad in (float("nan"), float("inf")):
+            ps = self.params([1.0, bad], [2.0, 3.0])
+            self.assertFalse(torch.isfinite(clean_gradients(ps, math.inf)))
+            for p in ps:
+                torch.testing.assert_close(p.grad, torch.zeros(2), rtol=0, atol=0)
 
 
 if __name__ == "__main__":
