@@ -18,6 +18,8 @@ LATENT_CHANNELS = 32
 # The sketch condition: the sketch's TAEF2 latents and a mask channel of ones.
 SKETCH_CHANNELS = LATENT_CHANNELS + 1
 PROJECTIONS = ("q", "k", "v", "out")
+# The largest row/column shift of the positions that training may draw (`forward`'s shift).
+MAX_SHIFT = 16
 
 
 @dataclass(frozen=True)
@@ -168,8 +170,20 @@ class Denoiser(nn.Module):
             self._positions[key] = positions(frames, hp, wp, self.config.dim).to(like.device, like.dtype)
         return self._positions[key]
 
-    def forward(self, x, t, cond=None):
-        """`cond` [B, T, cond_channels, h, w] or None (all zeros: no sketch)."""
+    def shifted_positions(self, frames, hp, wp, shift, like):
+        """The positions of clips whose rows and columns start at `shift` [B, 2] (ints in
+        0..=MAX_SHIFT) instead of 0: [B, T, N, D]. Training only: it shows a model trained
+        on small clips the positions of larger ones."""
+        table = self.positions(frames, hp + MAX_SHIFT, wp + MAX_SHIFT, like)  # [T, rows * cols, D]
+        ys, xs = torch.arange(hp, device=like.device), torch.arange(wp, device=like.device)
+        rows = ys[None, :, None] + shift[:, 0, None, None]
+        cols = xs[None, None, :] + shift[:, 1, None, None]
+        idx = (rows * (wp + MAX_SHIFT) + cols).reshape(shift.shape[0], -1)  # [B, N]
+        return table[:, idx].transpose(0, 1)
+
+    def forward(self, x, t, cond=None, shift=None):
+        """`cond` [B, T, cond_channels, h, w] or None (all zeros: no sketch); `shift` [B, 2]
+        or None (training only, `shifted_positions`)."""
         b, frames, c, h, w = x.shape
         p, k = self.config.patch, self.config.cond_channels
         hp, wp = h // p, w // p
@@ -177,7 +191,8 @@ class Denoiser(nn.Module):
             x = torch.cat([x, cond if cond is not None else x.new_zeros(b, frames, k, h, w)], 2)
         ci = c + k
         tokens = x.reshape(b * frames, ci, hp, p, wp, p).permute(0, 2, 4, 1, 3, 5).reshape(b, frames, hp * wp, ci * p * p)
-        x = self.patch_in(tokens) + self.positions(frames, hp, wp, x)
+        pos = self.positions(frames, hp, wp, x) if shift is None else self.shifted_positions(frames, hp, wp, shift, x)
+        x = self.patch_in(tokens) + pos
         c_t = self.time_out(F.silu(self.time_in(time_features(t))))
         for block in self.blocks:
             x = block(x, c_t)

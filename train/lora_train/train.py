@@ -23,7 +23,7 @@ import torch.distributed as dist
 
 from . import package
 from .data import VAL_TIMES, Latents
-from .model import CONFIGS, Config, Denoiser
+from .model import CONFIGS, MAX_SHIFT, Config, Denoiser
 
 SKETCH_DROPOUT = 0.1
 WARMUP = 50
@@ -60,6 +60,7 @@ def parse(argv=None):
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-flip", action="store_true", help="play half the clips backwards (an exact augmentation: TAEF2 codes frames alone)")
+    p.add_argument("--position-shift", type=int, default=0, help=f"start each clip's rows and columns at a random position in 0..=N (at most {MAX_SHIFT}): a model trained at 128 x 128 then sees the positions of 256 x 256")
     p.add_argument("--minutes", type=float, help="stop, validate and save after this much training time")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, help="bf16 autocast (default: on CUDA)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile (default: on CUDA)")
@@ -72,10 +73,10 @@ def config_of(name):
     return CONFIGS[name] if name in CONFIGS else Config(**json.loads(name))
 
 
-def flow_loss(net, data, split, idx, t, e, variant, keep, bf16, flip=None):
+def flow_loss(net, data, split, idx, t, e, variant, keep, bf16, flip=None, shift=None):
     """|| v(x_t, t) - (e - z0) ||^2 on clips `idx` of `split`, each with its sketch
     `variant` where `keep` (None: a model without a sketch input), played backwards
-    where `flip`."""
+    where `flip`, its positions shifted by `shift` [B, 2] (None: not)."""
     device = data.train.device
     idx, t, e = idx.to(device), t.to(device), e.to(device)
     z0 = data.clips(split, idx)
@@ -87,20 +88,22 @@ def flow_loss(net, data, split, idx, t, e, variant, keep, bf16, flip=None):
     t5 = t.reshape(-1, 1, 1, 1, 1)
     xt = (1 - t5) * z0 + t5 * e
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        v = net(xt, t, cond)
+        v = net(xt, t, cond, None if shift is None else shift.to(device))
     return (v.float() - (e - z0)).pow(2).mean()
 
 
 @torch.no_grad()
-def validate(model, data, sketch, bf16=False):
+def validate(model, data, sketch, bf16=False, shift=0):
     """`train-base`'s validation: every dev clip at VAL_TIMES with its fixed noise, with
-    the clip's first cached sketch (`sketch`) or none; the mean of the per-clip losses."""
+    the clip's first cached sketch (`sketch`) or none; the mean of the per-clip losses.
+    `shift` > 0 moves every clip's row and column positions by that much."""
     n = data.dev.shape[0]
     idx, variant, keep = torch.arange(n), torch.zeros(n, dtype=torch.long), torch.full((n,), sketch)
+    shifts = torch.full((n, 2), shift) if shift else None
     total = 0.0
     for j, t in enumerate(VAL_TIMES):
         keep_j = keep if model.config.cond_channels else None
-        total += float(flow_loss(model, data, "dev", idx, torch.full((n,), t), data.validation_noise(j), variant, keep_j, bf16))
+        total += float(flow_loss(model, data, "dev", idx, torch.full((n,), t), data.validation_noise(j), variant, keep_j, bf16, shift=shifts))
     return total / len(VAL_TIMES)
 
 
@@ -120,6 +123,8 @@ class Run:
             self.device = torch.device("cpu")
         if self.world > 1:
             dist.init_process_group("nccl" if cuda else "gloo")
+        if not 0 <= a.position_shift <= MAX_SHIFT:
+            sys.exit(f"--position-shift {a.position_shift} must be in 0..={MAX_SHIFT}")
         if a.batch % self.world:
             sys.exit(f"--batch {a.batch} must divide by the {self.world} processes")
         self.bf16 = cuda if a.bf16 is None else a.bf16
@@ -175,7 +180,8 @@ class Run:
         gd = torch.Generator(self.device).manual_seed(self.a.seed * 1_000_003 + step)
         e = torch.randn((b, *self.data.clip), generator=gd, device=self.device)  # made where it is used
         flip = torch.rand(b, generator=g) < 0.5 if self.a.time_flip else None
-        return idx, t, keep if self.config.cond_channels else None, variant, e, flip
+        shift = torch.randint(self.a.position_shift + 1, (b, 2), generator=g) if self.a.position_shift else None
+        return idx, t, keep if self.config.cond_channels else None, variant, e, flip, shift
 
     def first_step(self):
         """A train step; a compiled model that fails falls back to eager (a lent GPU's
@@ -190,11 +196,11 @@ class Run:
             return self.train_step()
 
     def train_step(self):
-        idx, t, keep, variant, e, flip = self.draw(self.step)
+        idx, t, keep, variant, e, flip, shift = self.draw(self.step)
         per = self.a.batch // self.world
         mine = slice(self.rank * per, (self.rank + 1) * per)
         part = lambda x: None if x is None else x[mine]
-        loss = flow_loss(self.forward, self.data, "train", idx[mine], t[mine], e[mine], variant[mine], part(keep), self.bf16, part(flip))
+        loss = flow_loss(self.forward, self.data, "train", idx[mine], t[mine], e[mine], variant[mine], part(keep), self.bf16, part(flip), part(shift))
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         clean_gradients(list(self.model.parameters()), self.a.clip_grad or math.inf)

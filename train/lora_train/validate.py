@@ -1,8 +1,10 @@
 """The held-out loss of denoiser files on a latent cache, as `train-base` computes it:
 
-    python -m lora_train.validate --data CACHE MODEL.safetensors...
+    python -m lora_train.validate --data CACHE [--shift K] MODEL.safetensors...
 
-Prints one line per model: the loss with each clip's sketch, and without.
+Prints one line per model: the loss with each clip's sketch, and without. `--shift K`
+moves the row and column positions by K: at K = 8 the loss of 128 x 128 clips placed
+where the lower right of a 256 x 256 clip is.
 """
 
 import argparse
@@ -18,6 +20,7 @@ from .train import validate
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m lora_train.validate", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True)
+    p.add_argument("--shift", type=int, default=0)
     p.add_argument("models", nargs="+")
     a = p.parse_args(argv)
     data = None
@@ -27,8 +30,8 @@ def main(argv=None):
             data = Latents(a.data, torch.device("cpu"), (norm[0], norm[1]))
         model = Denoiser(config)
         model.load_state_dict(state)
-        sketch = validate(model, data, True)
-        plain = validate(model, data, False) if config.cond_channels else sketch
+        sketch = validate(model, data, True, shift=a.shift)
+        plain = validate(model, data, False, shift=a.shift) if config.cond_channels else sketch
         print(f"{path}: val {sketch:.6f} (no sketch {plain:.6f})")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from lora_train import package, st
-from lora_train.model import CONFIGS, Denoiser
+from lora_train.model import CONFIGS, Denoiser, positions
 from lora_train.train import clean_gradients
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -95,6 +95,25 @@ class Train(unittest.TestCase):
             want = Denoiser(CONFIGS["tiny"])
             package.warm_start(want, path)
             torch.testing.assert_close(sketch(x, t), want(x, t), rtol=0, atol=1e-6)
+
+
+class ShiftedPositions(unittest.TestCase):
+    def test_a_shift_is_the_larger_grid_s_window(self):
+        net = Denoiser(CONFIGS["tiny"])
+        x = torch.zeros(1)
+        shift = torch.tensor([[0, 0], [3, 5]])
+        got = net.shifted_positions(2, 4, 6, shift, x)  # [B, T, N, D]
+        big = positions(2, 4 + 3, 6 + 5, 48).reshape(2, 7, 11, 48)
+        torch.testing.assert_close(got[0], positions(2, 4, 6, 48), rtol=0, atol=0)
+        torch.testing.assert_close(got[1], big[:, 3:, 5:].reshape(2, 24, 48), rtol=0, atol=0)
+
+    def test_training_with_shifts_runs_and_logs_unshifted_validation(self):
+        with tempfile.TemporaryDirectory() as d:
+            data = os.path.join(d, "cache.safetensors")
+            cache(data, n=4)
+            ckpt = train(data, os.path.join(d, "run"), "--steps", "2", "--batch", "2", "--val-every", "2", "--position-shift", "8")
+            self.assertEqual(ckpt["step"], 2)
+            self.assertTrue(np.isfinite(ckpt["history"][-1]["val"]))
 
 
 class CleanGradients(unittest.TestCase):
