@@ -11,7 +11,9 @@
 # the last and the best (lowest held-out loss) EMA weights in $OUT/run. `import`
 # validates the returned best model against models/default on the full latent cache and,
 # if it is better (or FORCE=1), makes it the default and rebuilds base.lvm.
-# Settings (environment): CACHE, CONFIG, INIT, BATCH, LR, MINUTES, VAL_EVERY, DEVICE.
+# Training shifts the positions by up to $SHIFT (default 8: a 256 x 256 decode's), and the
+# held-out loss is the mean at shifts 0 and $SHIFT.
+# Settings (environment): CACHE, CONFIG, INIT, BATCH, LR, MINUTES, VAL_EVERY, SHIFT, DEVICE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pack=target/gpu-pack
@@ -41,7 +43,7 @@ do_run() {
     python3 -m lora_train.train --data "$pack/data.safetensors" --out "$out" \
         --config "${CONFIG:-base}" ${init:+--init "$init"} \
         --batch "${BATCH:-64}" --lr "${LR:-3e-4}" --steps 1000000000 --minutes "${MINUTES:-7}" \
-        --val-every "${VAL_EVERY:-500}" --time-flip ${DEVICE:+--device "$DEVICE"} ${EXTRA:-} 2>&1 | tee "$out/train.log"
+        --val-every "${VAL_EVERY:-500}" --time-flip --position-shift "${SHIFT:-8}" ${DEVICE:+--device "$DEVICE"} ${EXTRA:-} 2>&1 | tee "$out/train.log"
     rm -f "$out/checkpoint.pt.tmp"
 }
 
@@ -49,7 +51,7 @@ do_import() {
     local dir=${1:?usage: train-gpu.sh import DIR} dest=${DEST:-models/default} data=$pack/data.safetensors
     local best=$dir/run/best.safetensors scores
     [ -f "$data" ] || data=$cache  # the pack's held-out clips are the cache's, unquantised
-    scores=$(python3 -m lora_train.validate --data "$data" "$dest/denoiser.safetensors" "$best")
+    scores=$(python3 -m lora_train.validate --data "$data" --shift "${SHIFT:-8}" "$dest/denoiser.safetensors" "$best")
     echo "$scores"
     if awk '{ v[NR] = $3 } END { exit !(v[2] < v[1]) }' <<<"$scores" || [ "${FORCE:-0}" = 1 ]; then
         cp "$best" "$dest/denoiser.safetensors"
@@ -74,5 +76,5 @@ case ${1:-} in
         cargo run -j2 --release -p lora-video -- info "$tmp/base.lvm"
         rm -rf "$tmp"
         ;;
-    *) sed -n '2,17p' "$0"; exit 2 ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
 esac

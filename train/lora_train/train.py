@@ -218,7 +218,11 @@ class Run:
         return value
 
     def validate(self, model, sketch):
-        return validate(model, self.data, sketch, self.bf16)
+        """The held-out loss; with position shifts up to N, the mean of the losses at
+        shift 0 and shift N (the corners of the positions trained)."""
+        n = self.a.position_shift
+        at = lambda k: validate(model, self.data, sketch, self.bf16, shift=k)
+        return at(0) if n == 0 else (at(0) + at(n)) / 2
 
     def checkpoint(self, train_loss):
         """Validates the EMA weights, logs, saves the checkpoint and exports (rank 0)."""
