@@ -51,7 +51,7 @@ do_import() {
     local dir=${1:?usage: train-gpu.sh import DIR} dest=${DEST:-models/default} data=$pack/data.safetensors
     local best=$dir/run/best.safetensors scores
     [ -f "$data" ] || data=$cache  # the pack's held-out clips are the cache's, unquantised
-    scores=$(python3 -m lora_train.validate --data "$data" --shift "${SHIFT:-8}" "$dest/denoiser.safetensors" "$best")
+    scores=$(python3 -m lora_train.validate --data "$data" --shift "0,${SHIFT:-8}" "$dest/denoiser.safetensors" "$best")
     echo "$scores"
     if awk '{ v[NR] = $3 } END { exit !(v[2] < v[1]) }' <<<"$scores" || [ "${FORCE:-0}" = 1 ]; then
         cp "$best" "$dest/denoiser.safetensors"
