@@ -93,18 +93,19 @@ def flow_loss(net, data, split, idx, t, e, variant, keep, bf16, flip=None, shift
 
 
 @torch.no_grad()
-def validate(model, data, sketch, bf16=False, shift=0):
+def validate(model, data, sketch, bf16=False, shifts=(0,)):
     """`train-base`'s validation: every dev clip at VAL_TIMES with its fixed noise, with
     the clip's first cached sketch (`sketch`) or none; the mean of the per-clip losses.
-    `shift` > 0 moves every clip's row and column positions by that much."""
+    With `shifts`, every clip's row and column positions moved by each, and the mean."""
     n = data.dev.shape[0]
     idx, variant, keep = torch.arange(n), torch.zeros(n, dtype=torch.long), torch.full((n,), sketch)
-    shifts = torch.full((n, 2), shift) if shift else None
+    keep = keep if model.config.cond_channels else None
     total = 0.0
-    for j, t in enumerate(VAL_TIMES):
-        keep_j = keep if model.config.cond_channels else None
-        total += float(flow_loss(model, data, "dev", idx, torch.full((n,), t), data.validation_noise(j), variant, keep_j, bf16, shift=shifts))
-    return total / len(VAL_TIMES)
+    for shift in shifts:
+        moved = torch.full((n, 2), shift) if shift else None
+        for j, t in enumerate(VAL_TIMES):
+            total += float(flow_loss(model, data, "dev", idx, torch.full((n,), t), data.validation_noise(j), variant, keep, bf16, shift=moved))
+    return total / (len(VAL_TIMES) * len(shifts))
 
 
 class Run:
@@ -221,8 +222,7 @@ class Run:
         """The held-out loss; with position shifts up to N, the mean of the losses at
         shift 0 and shift N (the corners of the positions trained)."""
         n = self.a.position_shift
-        at = lambda k: validate(model, self.data, sketch, self.bf16, shift=k)
-        return at(0) if n == 0 else (at(0) + at(n)) / 2
+        return validate(model, self.data, sketch, self.bf16, (0, n) if n else (0,))
 
     def checkpoint(self, train_loss):
         """Validates the EMA weights, logs, saves the checkpoint and exports (rank 0)."""

@@ -30,9 +30,8 @@ def main(argv=None):
             data = Latents(a.data, torch.device("cpu"), (norm[0], norm[1]))
         model = Denoiser(config)
         model.load_state_dict(state)
-        mean = lambda s: sum(validate(model, data, s, shift=k) for k in a.shift) / len(a.shift)
-        sketch = mean(True)
-        plain = mean(False) if config.cond_channels else sketch
+        sketch = validate(model, data, True, shifts=a.shift)
+        plain = validate(model, data, False, shifts=a.shift) if config.cond_channels else sketch
         print(f"{path}: val {sketch:.6f} (no sketch {plain:.6f})")
 
 
