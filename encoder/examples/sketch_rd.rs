@@ -32,10 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "--samples" => {}
             "--sweep" => {
-                println!("cell,keyframes,q_luma,q_chroma,tilt,bytes,psnr");
+                println!("cell,keyframes,q_luma,q_chroma,tilt,motion,bytes,psnr");
                 for (s, psnr) in sketch::sweep(frames, sketch::START, transform) {
                     let (p, tilt) = (s.params, s.transform.map_or(0, |t| t.tilt));
-                    println!("{},{},{},{},{tilt},{},{psnr:.3}", 1 << p.cell_log2, p.keyframes, p.q_luma, p.q_chroma, s.section_len());
+                    let motion = s.motion.as_ref().map_or(0, |m| m.len());
+                    println!("{},{},{},{},{tilt},{motion},{},{psnr:.3}", 1 << p.cell_log2, p.keyframes, p.q_luma, p.q_chroma, s.section_len());
                 }
             }
             l if l.starts_with("l=") => targets.push(Target::Lambda(l[2..].parse()?)),
@@ -48,7 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for t in targets {
         let t0 = std::time::Instant::now();
         match sketch::search(frames, sketch::START, t, transform) {
-            Some(s) => println!("{t:?}: {:?} {:?}, {} bytes, {:.2} dB ({:.1} s)", s.params, s.transform, s.section_len(), sketch::psnr(frames, &s), t0.elapsed().as_secs_f64()),
+            Some(s) => {
+                let motion = s.motion.as_ref().map_or("no motion".into(), |m| format!("motion {} bytes", m.len()));
+                println!("{t:?}: {:?} {:?}, {motion}, {} bytes, {:.2} dB ({:.1} s)", s.params, s.transform, s.section_len(), sketch::psnr(frames, &s), t0.elapsed().as_secs_f64())
+            }
             None => println!("{t:?}: nothing fits"),
         }
     }

@@ -146,9 +146,10 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
     );
     if let Some(s) = &h.sketch {
         let p = s.params;
-        let coding = match s.transform {
-            Some(tr) => format!("transform-coded (tilt {})", tr.tilt),
-            None => "sample-coded".to_string(),
+        let coding = match (s.transform, &s.motion) {
+            (Some(tr), Some(m)) => format!("transform-coded (tilt {}), predicted along motion on {}-pixel blocks ({} bytes)", tr.tilt, 1u32 << m.block_log2, m.len()),
+            (Some(tr), None) => format!("transform-coded (tilt {})", tr.tilt),
+            (None, _) => "sample-coded".to_string(),
         };
         t += &format!(
             "\n  sketch     {} keyframes of {}-pixel cells, {coding}, q {}/{} (luma/chroma), {} bytes",
@@ -194,9 +195,9 @@ fn model(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
         let (frames, side, steps) = (16, 256, p.manifest.sampler.steps);
         let lat = side / taef2::SCALE;
         let denoiser = a.denoiser.flops(frames, lat, lat) as f64 * f64::from(steps) / 1e9;
-        // A sketch model also encodes the sketch's keyframes (at most MAX_SEARCH_KEYFRAMES
-        // from the encoder's search; `--sketch N` levels use fewer).
-        let keyframes = if a.denoiser.cond_channels > 0 { u64::from(crate::sketch::MAX_SEARCH_KEYFRAMES) } else { 0 };
+        // A sketch model also encodes the sketch's keyframes, and with motion every frame
+        // (`render::condition`): at most one a frame.
+        let keyframes = if a.denoiser.cond_channels > 0 { frames as u64 } else { 0 };
         let vae = (taef2::decoder_flops(lat, lat) * frames as u64 + taef2::encoder_flops(lat, lat) * keyframes) as f64 / 1e9;
         DecodeCost { frames, width: side, height: side, steps, denoiser_gflop: denoiser, taef2_gflop: vae, total_gflop: denoiser + vae }
     });

@@ -13,6 +13,7 @@ pub mod io;
 pub mod media;
 pub mod metrics;
 pub mod model;
+pub mod motion;
 pub mod output;
 pub mod pack;
 pub mod scaling;

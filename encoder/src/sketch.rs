@@ -2,10 +2,11 @@
 //! levels, the search for the best sketch in a byte budget, and coding a clip's frames.
 
 use image::RgbImage;
-use lora_video_shared::sketch::{self, Geometry, Keyframe, Sketch, SketchParams};
+use lora_video_shared::sketch::motion::{self as shared_motion, Field};
+use lora_video_shared::sketch::{self, Geometry, Keyframe, Motion, Sketch, SketchParams};
 
 use crate::error::CliError;
-use crate::sketch_fit;
+use crate::{motion, sketch_fit};
 
 /// The levels `--sketch N` names, coarse to fine. At 16 frames of 256x256: 8x8, 16x16
 /// or 32x32 luma cells per keyframe (tree.avi at 400: level 3 took 541 bytes, level 5
@@ -84,9 +85,24 @@ impl<'a> Clip<'a> {
         Ok((params, g))
     }
 
-    /// The squared error of decoded keyframes `kf` (upsampled and blended) against the frames.
-    fn error(&self, g: &Geometry, kf: &[Keyframe]) -> f64 {
-        sketch_fit::squared_error(kf, &self.frames, self.width, self.height, g)
+    /// The squared error of decoded keyframes `kf` (upsampled and blended, along
+    /// `motion` if any) against the frames.
+    fn error(&self, g: &Geometry, kf: &[Keyframe], motion: Option<&Field>) -> f64 {
+        sketch_fit::squared_error(kf, &self.frames, self.width, self.height, g, motion)
+    }
+
+    /// The motion field the search tries for each keyframe count of at least 2, coded.
+    fn motions(&self, counts: &[u8]) -> Vec<(u8, Field, Motion)> {
+        counts
+            .iter()
+            .filter(|&&k| k >= 2 && usize::from(k) <= self.frames.len())
+            .map(|&k| {
+                let g = Geometry::of_cell(self.width, self.height, self.frames.len(), 1, usize::from(k));
+                let field = motion::estimate(&self.frames, self.width, self.height, &g, motion::BLOCK_LOG2);
+                let coded = shared_motion::encode(&field);
+                (k, field, coded)
+            })
+            .collect()
     }
 
     /// Codes the least-squares targets of `g` at `params`: the sketch and the keyframes a
@@ -150,12 +166,29 @@ pub(crate) const TRANSFORM_DEAD_ZONE: i32 = 16;
 /// Steps the lambda search tries (`transform::base_step`: 2^(q/16 - 2), 41% apart, 0.35 to 256).
 const TRANSFORM_Q: [u8; 20] = [8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136, 144, 152, 160];
 
+/// Tilts the search tries for keyframes predicted along motion (each try codes the
+/// layers in closed loop).
+const PREDICTED_TILT: [u8; 2] = [0, 16];
+/// Keyframe counts with motion: a decoder encodes every frame with TAEF2 then, so up to
+/// one keyframe a frame.
+const PREDICTED_KEYFRAMES: [u8; 4] = [2, 4, 8, 16];
+
+/// The section's bytes for transform coefficients, estimated from their ideal bits, with
+/// `extra` bytes beside them (motion).
+fn transform_bytes(coefs: &[sketch::transform::Coefficient], extra: usize) -> usize {
+    let bits = sketch::transform::fit_model(coefs, false).2 + sketch::transform::fit_model(coefs, true).2;
+    // ANS adds up to about two words to the ideal bits.
+    sketch::SECTION_HEADER + sketch::TRANSFORM_FIELDS + extra + 4 * ((bits + 48.0) / 32.0).ceil() as usize
+}
+
 /// One setting of the search: its geometry, the squared error of its unquantised
 /// least-squares targets (about the least any step reaches), the section's bytes at a
 /// luma step (exact, or estimated from the symbols' ideal bits) and the sketch coded at
 /// a step (None if the format cannot hold it).
 struct Setting<'a> {
     g: &'a Geometry,
+    /// The motion field the sketch carries, if any.
+    field: Option<&'a Field>,
     floor: f64,
     bytes: &'a dyn Fn(u8) -> Option<usize>,
     at: &'a dyn Fn(u8) -> Option<(Sketch, Vec<Keyframe>)>,
@@ -179,28 +212,42 @@ fn chroma_step(q: u8, ratio: f64, transform: bool) -> u8 {
 /// the predicted samples' (version 2).
 fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Setting)) {
     if transform {
+        let motions = clip.motions(&PREDICTED_KEYFRAMES);
         for cell_log2 in TRANSFORM_CELLS {
             let spatial = sketch_fit::Spatial::new(&clip.frames, clip.width, clip.height, 1 << cell_log2);
-            for keyframes in TRANSFORM_KEYFRAMES.into_iter().filter(|&k| usize::from(k) <= clip.frames.len()) {
+            for keyframes in (1..=PREDICTED_KEYFRAMES[PREDICTED_KEYFRAMES.len() - 1]).filter(|&k| usize::from(k) <= clip.frames.len()) {
                 let Ok((_, g)) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }) else { continue };
                 if sketch::transform::check(&g).is_err() {
                     continue;
                 }
+                for _ in TRANSFORM_KEYFRAMES.iter().filter(|&&k| k == keyframes) {
                 let targets = spatial.targets(&g);
-                let floor = clip.error(&g, &targets);
+                let floor = clip.error(&g, &targets, None);
                 let analysed = sketch::transform::analyse(&g, &targets);
                 for ratio in SEARCH_CHROMA {
                     for tilt in TRANSFORM_TILT {
                         let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
                         let bytes = |q: u8| {
                             let coefs = sketch::transform::quantise(&g, &params(q), tilt, &analysed, TRANSFORM_DEAD_ZONE);
-                            let bits = sketch::transform::fit_model(&coefs, false).2 + sketch::transform::fit_model(&coefs, true).2;
-                            // ANS adds up to about two words to the ideal bits.
-                            Some(sketch::SECTION_HEADER + sketch::TRANSFORM_FIELDS + 4 * ((bits + 48.0) / 32.0).ceil() as usize)
+                            Some(transform_bytes(&coefs, 0))
                         };
                         let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), tilt, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
-                        each(Setting { g: &g, floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
+                        each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
                     }
+                }
+                }
+                // Keyframes predicted along motion: the keyframes' own frames as targets.
+                let Some((_, field, motion)) = motions.iter().find(|(k, _, _)| *k == keyframes) else { continue };
+                let targets = spatial.at_keyframes(&g);
+                let floor = clip.error(&g, &targets, Some(field));
+                for tilt in PREDICTED_TILT {
+                    let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: q };
+                    let bytes = |q: u8| {
+                        let (coefs, _) = sketch::transform::quantise_predicted(&g, &params(q), tilt, &targets, field, TRANSFORM_DEAD_ZONE);
+                        Some(transform_bytes(&coefs, motion.len()))
+                    };
+                    let at = |q: u8| clip.checked(sketch::encode_predicted(&g, params(q), tilt, start, &targets, field, motion, TRANSFORM_DEAD_ZONE)).ok();
+                    each(Setting { g: &g, field: Some(field), floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
                 }
             }
         }
@@ -211,7 +258,7 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
         for keyframes in SEARCH_KEYFRAMES.into_iter().filter(|&k| usize::from(k) <= clip.frames.len()) {
             let Ok((_, g)) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }) else { continue };
             let targets = spatial.targets(&g);
-            let floor = clip.error(&g, &targets);
+            let floor = clip.error(&g, &targets, None);
             for ratio in SEARCH_CHROMA {
                 for dz in SEARCH_DEAD_ZONE {
                     let at = |q: u8| {
@@ -219,7 +266,7 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                         clip.code(params, &g, &targets, start, dz).ok()
                     };
                     let bytes = |q: u8| at(q).map(|(s, _)| s.section_len());
-                    each(Setting { g: &g, floor, bytes: &bytes, at: &at, steps: &SEARCH_Q, max_q: sketch::MAX_Q });
+                    each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, steps: &SEARCH_Q, max_q: sketch::MAX_Q });
                 }
             }
         }
@@ -248,7 +295,7 @@ pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -
             let i = steps.partition_point(|&q| (st.bytes)(q).is_none_or(|b| b > bytes));
             let fit = steps[i.min(steps.len())..].iter().take(4).find_map(|&q| (st.at)(q).filter(|(s, _)| s.section_len() <= bytes));
             if let Some((s, decoded)) = fit {
-                consider(&mut best, clip.error(st.g, &decoded), s);
+                consider(&mut best, clip.error(st.g, &decoded, st.field), s);
             }
         }
         Target::Lambda(lambda) => {
@@ -261,7 +308,7 @@ pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -
                 }
                 if let Some((s, decoded)) = (st.at)(*q) {
                     let rate = lambda * 8.0 * s.section_len() as f64;
-                    consider(&mut best, clip.error(st.g, &decoded) + rate, s);
+                    consider(&mut best, clip.error(st.g, &decoded, st.field) + rate, s);
                 }
             }
         }
@@ -276,7 +323,7 @@ pub fn sweep(frames: &[RgbImage], start: u8, transform: bool) -> Vec<(Sketch, f6
     let mut out = Vec::new();
     settings(&clip, start, transform, |st| {
         for (s, decoded) in st.steps.iter().filter_map(|&q| (st.at)(q)) {
-            out.push((s, psnr_of(clip.error(st.g, &decoded), &clip)));
+            out.push((s, psnr_of(clip.error(st.g, &decoded, st.field), &clip)));
         }
     });
     out
@@ -292,7 +339,8 @@ pub fn psnr(frames: &[RgbImage], s: &Sketch) -> f64 {
     let clip = Clip::new(frames);
     let g = Geometry::new(clip.width, clip.height, frames.len(), &s.params).expect("a coded sketch's geometry");
     let decoded = sketch::decode(s, clip.width, clip.height, frames.len()).expect("a coded sketch decodes");
-    psnr_of(clip.error(&g, &decoded), &clip)
+    let field = s.motion.as_ref().map(|m| shared_motion::decode(m, clip.width, clip.height, usize::from(s.params.keyframes)).expect("coded motion decodes"));
+    psnr_of(clip.error(&g, &decoded, field.as_ref()), &clip)
 }
 
 /// The sketch `choice` asks for, for a model with (`conditional`) or without a sketch
@@ -332,7 +380,8 @@ mod tests {
     fn error(clip: &[RgbImage], s: &Sketch) -> f64 {
         let c = Clip::new(clip);
         let g = Geometry::new(c.width, c.height, clip.len(), &s.params).unwrap();
-        c.error(&g, &sketch::decode(s, c.width, c.height, clip.len()).unwrap())
+        let field = s.motion.as_ref().map(|m| shared_motion::decode(m, c.width, c.height, usize::from(s.params.keyframes)).unwrap());
+        c.error(&g, &sketch::decode(s, c.width, c.height, clip.len()).unwrap(), field.as_ref())
     }
 
     #[test]
@@ -346,6 +395,27 @@ mod tests {
             assert_eq!(small.transform.is_some(), transform);
             assert!(error(&clip, &large) < 0.8 * error(&clip, &small), "{:?} vs {:?}", large.params, small.params);
         }
+    }
+
+    #[test]
+    fn a_moving_clip_gets_motion_that_pays() {
+        // A textured disc crossing a still ramp, 5 pixels a frame.
+        let clip: Vec<RgbImage> = (0..9)
+            .map(|f| {
+                RgbImage::from_fn(96, 64, |x, y| {
+                    let (dx, dy) = (x as i32 - 20 - 5 * f, y as i32 - 32);
+                    if dx * dx + dy * dy < 150 {
+                        image::Rgb([220, (60 + 9 * ((dx + dy) & 7)) as u8, 40])
+                    } else {
+                        image::Rgb([(x * 2) as u8, 90, (y * 3) as u8])
+                    }
+                })
+            })
+            .collect();
+        let s = search(&clip, START, Target::Bytes(700), true).expect("a sketch fits");
+        assert!(s.motion.is_some(), "{:?}", s.params);
+        let still = sweep(&clip, START, true).into_iter().filter(|(k, _)| k.motion.is_none() && k.section_len() <= 700).map(|(_, p)| p).fold(0.0, f64::max);
+        assert!(psnr(&clip, &s) > still + 1.0, "{} vs {still} dB", psnr(&clip, &s));
     }
 
     #[test]

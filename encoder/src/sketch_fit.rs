@@ -5,6 +5,7 @@
 //! factor's normal equations are tridiagonal (a pixel or frame touches two neighbouring
 //! cells or keyframes).
 
+use lora_video_shared::sketch::motion::Field;
 use lora_video_shared::sketch::{self, Geometry, Keyframe, Plane};
 
 /// One axis of the decode: output v = (1 - f) cell[a] + f cell[b].
@@ -110,14 +111,27 @@ impl Spatial {
     /// The keyframe targets for `g` (this fit's cell side and frame count): each cell
     /// fitted in time, rounded and clamped.
     pub fn targets(&self, g: &Geometry) -> Vec<Keyframe> {
-        assert_eq!((g.cell, g.frames), (self.cell, self.frames), "a geometry of this fit");
         let time = Axis::temporal(g);
+        self.keyframes(g, |cells: &[f64]| time.fit(cells.iter().copied()))
+    }
+
+    /// The keyframe targets for `g` with motion: the frames at the keyframe times, fitted
+    /// in space only (a motion field moves them, so no blend of them is fitted).
+    pub fn at_keyframes(&self, g: &Geometry) -> Vec<Keyframe> {
+        let times = g.keyframe_times();
+        self.keyframes(g, |cells: &[f64]| times.iter().map(|&t| cells[t]).collect())
+    }
+
+    /// Keyframes whose cells are `fit(the cell over every frame)`, rounded and clamped.
+    fn keyframes(&self, g: &Geometry, fit: impl Fn(&[f64]) -> Vec<f64>) -> Vec<Keyframe> {
+        assert_eq!((g.cell, g.frames), (self.cell, self.frames), "a geometry of this fit");
         let mut out: Vec<Vec<Plane>> = vec![Vec::with_capacity(3); g.keyframes];
         for (c, cells) in self.planes.iter().enumerate() {
             let (gw, gh) = if c == 0 { g.luma } else { g.chroma };
             let mut keys = vec![vec![0u8; gh * gw]; g.keyframes];
             for i in 0..gh * gw {
-                for (k, v) in time.fit((0..g.frames).map(|t| cells[t * gh * gw + i])).into_iter().enumerate() {
+                let line: Vec<f64> = (0..g.frames).map(|t| cells[t * gh * gw + i]).collect();
+                for (k, v) in fit(&line).into_iter().enumerate() {
                     keys[k][i] = v.round().clamp(0.0, 255.0) as u8;
                 }
             }
@@ -136,9 +150,10 @@ pub fn targets(frames: &[&[u8]], width: usize, height: usize, g: &Geometry) -> V
 }
 
 /// The squared error, summed over every RGB8 sample, of the decoded keyframes `kf`
-/// upsampled and blended as a decoder does, against the clip's frames. Frames blend
-/// neighbouring keyframes in order, so two upsampled keyframes are held at a time.
-pub fn squared_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: usize, g: &Geometry) -> f64 {
+/// upsampled and blended as a decoder does (along `motion`, if any), against the clip's
+/// frames. Frames blend neighbouring keyframes in order, so two upsampled keyframes are
+/// held at a time.
+pub fn squared_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: usize, g: &Geometry, motion: Option<&Field>) -> f64 {
     let cell = (g.cell as f32, g.cell as f32);
     let n = width * height;
     let mut held: Vec<(usize, Vec<f32>)> = Vec::with_capacity(2);
@@ -152,9 +167,14 @@ pub fn squared_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: us
         }
         let image = |k: usize| &held.iter().find(|(h, _)| *h == k).expect("held").1;
         let (ia, ib) = (image(a), image(b));
+        let moved = motion.filter(|_| u != 0.0).map(|m| m.between(a, ia, ib, u, (1.0, 1.0), width, height));
         for (i, p) in f.chunks_exact(3).take(n).enumerate() {
             for (c, &v) in p.iter().enumerate() {
-                let d = ((1.0 - u) * ia[c * n + i] + u * ib[c * n + i]) * 255.0 - f32::from(v);
+                let decoded = match &moved {
+                    Some(m) => m[c * n + i],
+                    None => (1.0 - u) * ia[c * n + i] + u * ib[c * n + i],
+                };
+                let d = decoded * 255.0 - f32::from(v);
                 sum += f64::from(d * d);
             }
         }
@@ -195,7 +215,7 @@ mod tests {
             let g = Geometry::of_cell(w, h, t, cell, keys);
             let means: Vec<Keyframe> = g.keyframe_times().iter().map(|&k| sketch::thumbnail(&frames[k], w, h, &g)).collect();
             let fit = targets(&refs, w, h, &g);
-            let (e_mean, e_fit) = (squared_error(&means, &refs, w, h, &g), squared_error(&fit, &refs, w, h, &g));
+            let (e_mean, e_fit) = (squared_error(&means, &refs, w, h, &g, None), squared_error(&fit, &refs, w, h, &g, None));
             assert!(e_fit < 0.95 * e_mean, "cell {cell}, {keys} keyframes: fit {e_fit}, means {e_mean}");
         }
     }

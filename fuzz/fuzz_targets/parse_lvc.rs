@@ -32,6 +32,12 @@ fuzz_target!(|data: &[u8]| {
                 let cell = (g.cell as f32 * sw as f32 / w as f32, g.cell as f32 * sh as f32 / ht as f32);
                 assert_eq!(sketch::upsample_rgb(&keyframes[0], cell, sw, sh).len(), 3 * sw * sh);
                 assert!(sketch::frame_weights(&g, t).iter().all(|&(a, b, u)| a < keyframes.len() && b < keyframes.len() && (0.0..=1.0).contains(&u)));
+                if let Some(m) = &s.motion {
+                    let field = sketch::motion::decode(m, w, ht, keyframes.len()).expect("the sketch decoded with it");
+                    let image = sketch::upsample_rgb(&keyframes[1], cell, sw, sh);
+                    let scale = (sw as f32 / w as f32, sh as f32 / ht as f32);
+                    assert_eq!(field.between(0, &image, &image, 0.5, scale, sw, sh).len(), 3 * sw * sh);
+                }
             }
         }
     }

@@ -10,12 +10,17 @@ use crate::quant;
 use crate::sketch::{self, Sketch, SketchError, SketchParams};
 
 pub const MAGIC: [u8; 4] = *b"lvcf";
-pub const VERSION: u8 = 3;
-/// Versions 1 (no sketch section) and 2 (sample-coded sketches) still read; a file is
-/// written back with the version it was read with.
+/// The newest version: sketches with motion.
+pub const VERSION: u8 = 4;
+/// Versions 1 (no sketch section), 2 (sample-coded sketches) and 3 (transform-coded
+/// sketches without motion) still read; a file is written back with the version it was
+/// read with.
 pub const OLDEST_VERSION: u8 = 1;
 /// The version whose sketches are sample-coded (`Sketch::transform` None).
 pub const SAMPLE_SKETCH_VERSION: u8 = 2;
+/// The version whose sketches are transform-coded without motion, and of new clips
+/// without a sketch.
+pub const TRANSFORM_SKETCH_VERSION: u8 = 3;
 /// Bytes of the fixed header (magic through payload_len).
 pub const FIXED_HEADER_LEN: usize = 86;
 /// Bytes of the CRC-32 trailer.
@@ -275,12 +280,13 @@ impl Bitstream {
         Ok(Self { version: Self::version_for(&header), header, payload })
     }
 
-    /// The version a new clip with this header is written as: VERSION, or 2 when its
-    /// sketch is sample-coded.
+    /// The version a new clip with this header is written as: 4 when its sketch has
+    /// motion, 2 when its sketch is sample-coded, else 3.
     pub fn version_for(header: &Header) -> u8 {
         match &header.sketch {
+            Some(s) if s.motion.is_some() => VERSION,
             Some(s) if s.transform.is_none() => SAMPLE_SKETCH_VERSION,
-            _ => VERSION,
+            _ => TRANSFORM_SKETCH_VERSION,
         }
     }
 
@@ -317,7 +323,7 @@ impl Bitstream {
         // A sketch's coding fixes the version (`version_for`).
         let fits = h.sketch.is_none() || self.version == Self::version_for(h);
         if !(OLDEST_VERSION..=VERSION).contains(&self.version) || !fits {
-            return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch) or 3 (transform-coded sketch)"));
+            return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch), 3 (transform-coded sketch) or 4 (with motion)"));
         }
         let mut w = Vec::with_capacity(self.len());
         w.extend_from_slice(&MAGIC);
@@ -347,6 +353,11 @@ impl Bitstream {
             }
             w.extend_from_slice(&(s.payload.len() as u16).to_le_bytes());
             w.extend_from_slice(&s.payload);
+            if let Some(m) = &s.motion {
+                w.extend_from_slice(&[m.block_log2, m.scale]);
+                w.extend_from_slice(&(m.payload.len() as u16).to_le_bytes());
+                w.extend_from_slice(&m.payload);
+            }
         }
         if let Some(s) = &h.scaling {
             w.push(s.m_log2);
@@ -447,13 +458,21 @@ impl Bitstream {
                 None
             };
             let len = usize::from(r.u16()?);
-            let mut s = Sketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, start, scale: [scale_luma, scale_chroma], transform, payload: Vec::new() };
+            let mut s = Sketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, start, scale: [scale_luma, scale_chroma], transform, motion: None, payload: Vec::new() };
             // The fields and the length are checked before the payload is copied.
             let g = sketch::Geometry::new(usize::from(width), usize::from(height), usize::from(frames), &s.params)?;
             if len > sketch::MAX_PAYLOAD || len % 4 != 0 {
                 return Err(out_of_range("sketch payload_len", len, "a multiple of 4, at most 32768"));
             }
             s.payload = r.take(len)?.to_vec();
+            if version >= 4 {
+                let [block_log2, scale] = r.array()?;
+                let len = usize::from(r.u16()?);
+                if len > sketch::MAX_PAYLOAD || len % 4 != 0 {
+                    return Err(out_of_range("motion payload_len", len, "a multiple of 4, at most 32768"));
+                }
+                s.motion = Some(sketch::Motion { block_log2, scale, payload: r.take(len)?.to_vec() });
+            }
             sketch::check(&s, &g)?;
             header.sketch = Some(s);
         }

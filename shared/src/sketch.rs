@@ -16,7 +16,9 @@ use constriction::stream::{Decode, Encode};
 
 use crate::entropy::{Prior, PriorKind};
 
+pub mod motion;
 pub mod transform;
+pub use motion::Motion;
 pub use transform::Transform;
 
 /// Cells of 4 (2^2) to 256 (2^8) pixels; a transform-coded sketch's from 1 (2^0).
@@ -58,13 +60,15 @@ pub struct SketchParams {
 /// A coded sketch: its parameters, the sampler's start time t0 = start/255 (the decode
 /// starts from the sketch's latents noised to t0), the Laplace base scales (luma, chroma;
 /// b = scale/32 times 1 + context), how the samples are coded (None: predicted samples,
-/// version 2; Some: the transform, version 3) and the ANS payload.
+/// version 2; Some: the transform, version 3), its motion (version 4, with the
+/// transform) and the ANS payload.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Sketch {
     pub params: SketchParams,
     pub start: u8,
     pub scale: [u8; 2],
     pub transform: Option<Transform>,
+    pub motion: Option<Motion>,
     #[serde(skip)]
     pub payload: Vec<u8>,
 }
@@ -77,7 +81,7 @@ pub const TRANSFORM_FIELDS: usize = 3;
 impl Sketch {
     /// Bytes of the section in a file.
     pub fn section_len(&self) -> usize {
-        SECTION_HEADER + if self.transform.is_some() { TRANSFORM_FIELDS } else { 0 } + self.payload.len()
+        SECTION_HEADER + if self.transform.is_some() { TRANSFORM_FIELDS } else { 0 } + self.payload.len() + self.motion.as_ref().map_or(0, Motion::len)
     }
 
     /// The sampler's start time t0 in (0, 1].
@@ -100,6 +104,8 @@ pub type Keyframe = [Plane; 3];
 /// Where the samples of a sketch lie, for a clip of `width` x `height` x `frames`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
+    /// The clip's width and height in pixels.
+    pub size: (usize, usize),
     pub frames: usize,
     /// Luma cell side in pixels.
     pub cell: usize,
@@ -128,7 +134,7 @@ impl Geometry {
     /// The geometry for any cell side (training uses cells of 1 on thumbnails).
     pub fn of_cell(width: usize, height: usize, frames: usize, cell: usize, keyframes: usize) -> Self {
         let luma = (width.div_ceil(cell), height.div_ceil(cell));
-        Self { frames, cell, luma, chroma: (luma.0.div_ceil(2), luma.1.div_ceil(2)), keyframes }
+        Self { size: (width, height), frames, cell, luma, chroma: (luma.0.div_ceil(2), luma.1.div_ceil(2)), keyframes }
     }
 
     pub fn samples(&self) -> usize {
@@ -209,7 +215,7 @@ pub fn max_symbol(q: u8) -> i32 {
 
 /// round(d / q) with a dead zone of `dz` steps (in 64ths, 0..32): |d| / q rounded down
 /// after adding 1/2 - dz; dz = 0 rounds halves away from zero.
-fn quantise(d: i32, q: i32, dz: i32) -> i32 {
+fn quantise_residual(d: i32, q: i32, dz: i32) -> i32 {
     let r = (64 * d.abs() + (32 - dz) * q) / (64 * q);
     if d >= 0 { r } else { -r }
 }
@@ -222,18 +228,36 @@ pub struct Residual {
     pub chroma: bool,
 }
 
-/// The coding loop both sides share: keyframe by keyframe, planes Y, Cb, Cr, samples in
-/// raster order. `residual(pred, context, chroma, index)` gives each symbol (the
-/// encoder quantises its target; the decoder pops the payload); the samples are rebuilt
-/// from the prediction as `clamp(pred + symbol q)`.
-fn code<E>(g: &Geometry, p: &SketchParams, mut residual: impl FnMut(i32, usize, bool, usize, usize) -> Result<i32, E>) -> Result<Vec<Keyframe>, E> {
-    let mut out: Vec<Keyframe> = Vec::with_capacity(g.keyframes);
-    for k in 0..g.keyframes {
-        let mut planes = Vec::with_capacity(3);
-        for c in 0..3 {
-            let (w, h) = if c == 0 { g.luma } else { g.chroma };
-            let (chroma, q) = (c > 0, i32::from(if c == 0 { p.q_luma } else { p.q_chroma }));
-            let prev = out.last().map(|kf| &kf[c].data);
+/// What the sample coder codes, layer after layer (a sketch's keyframes, or motion's
+/// intervals): each plane's size (w, h) and kind (false: the first kind's step and
+/// models, true: the second's, chroma in a sketch), and the two kinds' steps.
+pub(crate) struct Layout {
+    pub layers: usize,
+    pub planes: Vec<((usize, usize), bool)>,
+    pub q: [u8; 2],
+}
+
+impl Layout {
+    fn keyframes(g: &Geometry, p: &SketchParams) -> Self {
+        Self { layers: g.keyframes, planes: vec![(g.luma, false), (g.chroma, true), (g.chroma, true)], q: [p.q_luma, p.q_chroma] }
+    }
+
+    fn q(&self, kind: bool) -> u8 {
+        self.q[usize::from(kind)]
+    }
+}
+
+/// The coding loop both sides share: layer by layer, plane by plane, samples in raster
+/// order. `residual(pred, context, kind, plane, index)` gives each symbol (the encoder
+/// quantises its target; the decoder pops the payload; `plane` counts planes over all
+/// layers); the samples are rebuilt from the prediction as `clamp(pred + symbol q)`.
+fn code<E>(l: &Layout, mut residual: impl FnMut(i32, usize, bool, usize, usize) -> Result<i32, E>) -> Result<Vec<Vec<Plane>>, E> {
+    let mut out: Vec<Vec<Plane>> = Vec::with_capacity(l.layers);
+    for k in 0..l.layers {
+        let mut planes = Vec::with_capacity(l.planes.len());
+        for (c, &((w, h), kind)) in l.planes.iter().enumerate() {
+            let q = i32::from(l.q(kind));
+            let prev = out.last().map(|layer| &layer[c].data);
             let mut cur = vec![0u8; w * h];
             let mut sym = vec![0i32; w * h];
             for y in 0..h {
@@ -241,7 +265,7 @@ fn code<E>(g: &Geometry, p: &SketchParams, mut residual: impl FnMut(i32, usize, 
                     let i = y * w + x;
                     let at = |v: &[u8], j: usize| i32::from(v[j]);
                     // Values of the field predicted: the samples, or their change since
-                    // the previous keyframe.
+                    // the previous layer.
                     let field = |j: usize| at(&cur, j) - prev.map_or(0, |pv| at(pv, j));
                     let base = prev.map_or(0, |pv| at(pv, i));
                     let spatial = match (x, y) {
@@ -252,16 +276,20 @@ fn code<E>(g: &Geometry, p: &SketchParams, mut residual: impl FnMut(i32, usize, 
                     };
                     let pred = (base + spatial).clamp(0, 255);
                     let ctx = if x > 0 { sym[i - 1].abs() } else { 0 } + if y > 0 { sym[i - w].abs() } else { 0 };
-                    let s = residual(pred, (ctx as usize).min(CONTEXTS - 1), chroma, k * 3 + c, i)?;
+                    let s = residual(pred, (ctx as usize).min(CONTEXTS - 1), kind, k * l.planes.len() + c, i)?;
                     sym[i] = s;
                     cur[i] = (pred + s * q).clamp(0, 255) as u8;
                 }
             }
             planes.push(Plane { width: w, height: h, data: cur });
         }
-        out.push(planes.try_into().expect("three planes"));
+        out.push(planes);
     }
     Ok(out)
+}
+
+fn keyframes(layers: Vec<Vec<Plane>>) -> Vec<Keyframe> {
+    layers.into_iter().map(|planes| planes.try_into().expect("three planes")).collect()
 }
 
 /// Closed-loop quantisation of `targets` (one keyframe each): the residual symbols in
@@ -273,12 +301,18 @@ pub fn quantise_keyframes(g: &Geometry, p: &SketchParams, targets: &[Keyframe]) 
 /// `quantise_keyframes` with a dead zone of `dz` 64ths of a step (0..32): small residuals
 /// go to zero, which costs fewer bits than it adds error.
 pub fn quantise_keyframes_dz(g: &Geometry, p: &SketchParams, targets: &[Keyframe], dz: i32) -> (Vec<Residual>, Vec<Keyframe>) {
-    let mut res = Vec::with_capacity(g.samples());
-    let decoded = code::<()>(g, p, |pred, context, chroma, plane, i| {
-        let q = i32::from(if chroma { p.q_chroma } else { p.q_luma });
-        let t = i32::from(targets[plane / 3][plane % 3].data[i]);
-        let m = max_symbol(if chroma { p.q_chroma } else { p.q_luma });
-        let symbol = quantise(t - pred, q, dz).clamp(-m, m);
+    let (res, layers) = quantise(&Layout::keyframes(g, p), |plane, i| targets[plane / 3][plane % 3].data[i], dz);
+    (res, keyframes(layers))
+}
+
+/// Closed-loop quantisation of the samples `target(plane, index)` laid out as `l`
+/// (`code`): the residual symbols in coding order and the planes the decoder rebuilds.
+pub(crate) fn quantise(l: &Layout, target: impl Fn(usize, usize) -> u8, dz: i32) -> (Vec<Residual>, Vec<Vec<Plane>>) {
+    let mut res = Vec::new();
+    let decoded = code::<()>(l, |pred, context, chroma, plane, i| {
+        let q = l.q(chroma);
+        let m = max_symbol(q);
+        let symbol = quantise_residual(i32::from(target(plane, i)) - pred, i32::from(q), dz).clamp(-m, m);
         res.push(Residual { symbol, context, chroma });
         Ok(symbol)
     })
@@ -343,20 +377,41 @@ pub fn encode(g: &Geometry, params: SketchParams, start: u8, targets: &[Keyframe
 /// `encode` with a dead zone (`quantise_keyframes_dz`).
 pub fn encode_dz(g: &Geometry, params: SketchParams, start: u8, targets: &[Keyframe], dz: i32) -> (Sketch, Vec<Keyframe>) {
     let (res, decoded) = quantise_keyframes_dz(g, &params, targets, dz);
-    let best = |chroma: bool, q: u8| {
-        let h = histogram(&res, chroma, q);
+    let (scale, payload) = entropy_code(&res, [params.q_luma, params.q_chroma]);
+    (Sketch { params, start, scale, transform: None, motion: None, payload }, decoded)
+}
+
+/// Entropy-codes residuals of the two kinds' steps `q`: each kind's best base scale and
+/// the ANS payload.
+pub(crate) fn entropy_code(res: &[Residual], q: [u8; 2]) -> ([u8; 2], Vec<u8>) {
+    let best = |chroma: bool| {
+        let (h, q) = (histogram(res, chroma, q[usize::from(chroma)]), q[usize::from(chroma)]);
         *SCALES.iter().min_by(|&&a, &&b| bits(&h, a, q).total_cmp(&bits(&h, b, q))).expect("scales")
     };
-    let scale = [best(false, params.q_luma), best(true, params.q_chroma)];
-    let (luma, chroma) = (models(scale[0], params.q_luma), models(scale[1], params.q_chroma));
+    let scale = [best(false), best(true)];
+    let models = [models(scale[0], q[0]), models(scale[1], q[1])];
     let mut coder = DefaultAnsCoder::new();
     for r in res.iter().rev() {
-        let (m, q) = if r.chroma { (&chroma, params.q_chroma) } else { (&luma, params.q_luma) };
-        coder.encode_symbol((r.symbol + max_symbol(q)) as usize, &m[r.context]).expect("symbol in range");
+        let k = usize::from(r.chroma);
+        coder.encode_symbol((r.symbol + max_symbol(q[k])) as usize, &models[k][r.context]).expect("symbol in range");
     }
     let words = coder.into_compressed().expect("ANS flush");
-    let payload = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    (Sketch { params, start, scale, transform: None, payload }, decoded)
+    (scale, words.iter().flat_map(|w| w.to_le_bytes()).collect())
+}
+
+/// Decodes the planes of layout `l` from an ANS payload under the kinds' base scales.
+pub(crate) fn entropy_decode(l: &Layout, scale: [u8; 2], payload: &[u8]) -> Result<Vec<Vec<Plane>>, SketchError> {
+    let models = [models(scale[0], l.q[0]), models(scale[1], l.q[1])];
+    let words: Vec<u32> = payload.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let mut coder = DefaultAnsCoder::from_compressed(words).map_err(|_| SketchError::Corrupt("last word is zero"))?;
+    let out = code(l, |_, ctx, kind, _, _| {
+        let i = coder.decode_symbol(&models[usize::from(kind)][ctx]).map_err(|_| SketchError::Corrupt("ANS decoding failed"))?;
+        Ok(i as i32 - max_symbol(l.q(kind)))
+    })?;
+    if !coder.is_empty() {
+        return Err(SketchError::Corrupt("data left after the last symbol"));
+    }
+    Ok(out)
 }
 
 /// Codes the transform of the targets (`transform::analyse`) at `tilt` with dead zone
@@ -368,7 +423,18 @@ pub fn encode_transform(g: &Geometry, params: SketchParams, tilt: u8, start: u8,
     let (luma, chroma) = (transform::fit_model(&coefs, false), transform::fit_model(&coefs, true));
     let (scale, decay) = ([luma.0, chroma.0], [luma.1, chroma.1]);
     let payload = transform::entropy_code(&coefs, scale, decay);
-    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay }), payload }, decoded)
+    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay }), motion: None, payload }, decoded)
+}
+
+/// Codes `targets` as keyframes predicted along `motion` (its decoded `field`; version
+/// 4, `transform::quantise_predicted`) at `tilt` with dead zone `dz`/64: the sketch and
+/// the keyframes a decoder rebuilds.
+pub fn encode_predicted(g: &Geometry, params: SketchParams, tilt: u8, start: u8, targets: &[Keyframe], field: &motion::Field, motion: &Motion, dz: i32) -> (Sketch, Vec<Keyframe>) {
+    let (coefs, decoded) = transform::quantise_predicted(g, &params, tilt, targets, field, dz);
+    let (luma, chroma) = (transform::fit_model(&coefs, false), transform::fit_model(&coefs, true));
+    let (scale, decay) = ([luma.0, chroma.0], [luma.1, chroma.1]);
+    let payload = transform::entropy_code(&coefs, scale, decay);
+    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay }), motion: Some(motion.clone()), payload }, decoded)
 }
 
 /// Decodes a sketch of a `width` x `height` x `frames` clip to its keyframes.
@@ -377,20 +443,10 @@ pub fn decode(s: &Sketch, width: usize, height: usize, frames: usize) -> Result<
     check(s, &g)?;
     let p = &s.params;
     if let Some(t) = &s.transform {
-        return transform::decode(&g, p, t, s.scale, &s.payload);
+        let field = s.motion.as_ref().map(|m| motion::decode(m, width, height, g.keyframes)).transpose()?;
+        return transform::decode(&g, p, t, s.scale, &s.payload, field.as_ref());
     }
-    let (luma, chroma) = (models(s.scale[0], p.q_luma), models(s.scale[1], p.q_chroma));
-    let words: Vec<u32> = s.payload.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    let mut coder = DefaultAnsCoder::from_compressed(words).map_err(|_| SketchError::Corrupt("last word is zero"))?;
-    let out = code(&g, p, |_, ctx, is_chroma, _, _| {
-        let (m, q) = if is_chroma { (&chroma, p.q_chroma) } else { (&luma, p.q_luma) };
-        let i = coder.decode_symbol(&m[ctx]).map_err(|_| SketchError::Corrupt("ANS decoding failed"))?;
-        Ok(i as i32 - max_symbol(q))
-    })?;
-    if !coder.is_empty() {
-        return Err(SketchError::Corrupt("data left after the last symbol"));
-    }
-    Ok(out)
+    Ok(keyframes(entropy_decode(&Layout::keyframes(&g, p), s.scale, &s.payload)?))
 }
 
 /// Checks a sketch's fields against the limits and the clip's geometry.
@@ -403,6 +459,12 @@ pub fn check(s: &Sketch, g: &Geometry) -> Result<(), SketchError> {
         None if s.params.q_luma.max(s.params.q_chroma) > MAX_Q => return Err(range("q", s.params.q_luma.max(s.params.q_chroma), "1..=128 without the transform")),
         None => {}
         Some(_) => transform::check(g)?,
+    }
+    if let Some(m) = &s.motion {
+        if s.transform.is_none() {
+            return Err(range("motion", 1u8, "only with the transform"));
+        }
+        motion::check(m, g.size.0, g.size.1, g.keyframes)?;
     }
     if s.scale.contains(&0) {
         return Err(range("scale", 0u8, "1..=255"));
@@ -537,7 +599,7 @@ mod tests {
                 assert!(kd[c].data.iter().zip(&kt[c].data).all(|(a, b)| 64 * (i32::from(*a) - i32::from(*b)).abs() <= 56 * q));
             }
         }
-        assert_eq!((quantise(7, 4, 0), quantise(-6, 4, 0), quantise(6, 4, 24), quantise(-7, 4, 24), quantise(8, 4, 24)), (2, -2, 1, -1, 2));
+        assert_eq!((quantise_residual(7, 4, 0), quantise_residual(-6, 4, 0), quantise_residual(6, 4, 24), quantise_residual(-7, 4, 24), quantise_residual(8, 4, 24)), (2, -2, 1, -1, 2));
     }
 
     #[test]
@@ -619,7 +681,7 @@ mod tests {
     #[test]
     fn hostile_sketches_are_errors() {
         let p = SketchParams { cell_log2: 3, keyframes: 2, q_luma: 8, q_chroma: 8 };
-        let ok = Sketch { params: p, start: 200, scale: [16, 16], transform: None, payload: vec![] };
+        let ok = Sketch { params: p, start: 200, scale: [16, 16], transform: None, motion: None, payload: vec![] };
         assert!(decode(&ok, 64, 64, 4).is_ok());
         for bad in [
             Sketch { params: SketchParams { cell_log2: 1, ..p }, ..ok.clone() },

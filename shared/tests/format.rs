@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{full_clip, minimal_clip, symbols, transform_clip};
+use common::{full_clip, minimal_clip, motion_clip, symbols, transform_clip};
 use lora_video_shared::entropy::{EntropyError, Prior, PriorKind};
 use lora_video_shared::format::*;
 use proptest::prelude::*;
@@ -55,7 +55,7 @@ fn every_section_round_trips() {
     only_sketch.header.metadata = None;
     let mut v1 = minimal_clip();
     v1.version = 1;
-    for clip in [minimal_clip(), full_clip(), transform_clip(), only_scaling, only_metadata, only_sketch, v1] {
+    for clip in [minimal_clip(), full_clip(), transform_clip(), motion_clip(), only_scaling, only_metadata, only_sketch, v1] {
         let bytes = clip.to_bytes().unwrap();
         assert_eq!(bytes.len(), clip.len());
         let back = Bitstream::read(&bytes).unwrap();
@@ -75,7 +75,7 @@ fn typical_header_is_86_bytes_plus_4_crc() {
 
 #[test]
 fn every_truncation_is_an_error() {
-    for clip in [full_clip(), transform_clip()] {
+    for clip in [full_clip(), transform_clip(), motion_clip()] {
         let bytes = clip.to_bytes().unwrap();
         for n in 0..bytes.len() {
             assert!(Bitstream::read(&bytes[..n]).is_err(), "prefix of {n} bytes was accepted");
@@ -88,7 +88,7 @@ fn every_truncation_is_an_error() {
 
 #[test]
 fn every_bit_flip_is_detected() {
-    for clip in [full_clip(), transform_clip()] {
+    for clip in [full_clip(), transform_clip(), motion_clip()] {
         let bytes = clip.to_bytes().unwrap();
         for bit in 0..bytes.len() * 8 {
             let mut b = bytes.clone();
@@ -110,7 +110,7 @@ fn wrong_magic_version_flags_and_checksum() {
     let bytes = minimal_clip().to_bytes().unwrap();
     let png = b"\x89PNG\r\n\x1a\n0000000000";
     assert_eq!(Bitstream::read(png), Err(FormatError::BadMagic(*b"\x89PNG")));
-    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[4])), Err(FormatError::UnsupportedVersion(4)));
+    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[5])), Err(FormatError::UnsupportedVersion(5)));
     assert_eq!(Bitstream::read(&patch(&bytes, 4, &[0])), Err(FormatError::UnsupportedVersion(0)));
     assert_eq!(Bitstream::read(&patch(&bytes, 5, &[0x80])), Err(FormatError::UnknownFlags(0x80)));
     // Version 1 reads, and has no sketch flag.
@@ -124,8 +124,8 @@ fn wrong_magic_version_flags_and_checksum() {
     assert_eq!(field_of(v1_sketch.to_bytes().unwrap_err()), "version");
     // Version 2 holds sample-coded sketches, version 3 transform-coded ones; a new clip
     // gets the version its sketch needs.
-    assert_eq!((minimal_clip().version, full_clip().version, transform_clip().version), (3, 2, 3));
-    for (mut clip, wrong) in [(full_clip(), 3), (transform_clip(), 2)] {
+    assert_eq!((minimal_clip().version, full_clip().version, transform_clip().version, motion_clip().version), (3, 2, 3, 4));
+    for (mut clip, wrong) in [(full_clip(), 3), (transform_clip(), 2), (transform_clip(), 4), (motion_clip(), 3)] {
         clip.version = wrong;
         assert_eq!(field_of(clip.to_bytes().unwrap_err()), "version");
     }
@@ -133,6 +133,11 @@ fn wrong_magic_version_flags_and_checksum() {
     assert!(Bitstream::read(&patch(&full, 4, &[3])).is_err());
     let transform = transform_clip().to_bytes().unwrap();
     assert!(Bitstream::read(&patch(&transform, 4, &[2])).is_err());
+    // Version 4 reads motion after the sketch's payload; a version-3 sketch read as 4, or
+    // a version-4 one read as 3, is an error.
+    assert!(Bitstream::read(&recrc(patch(&transform, 4, &[4]))).is_err());
+    let motion = motion_clip().to_bytes().unwrap();
+    assert!(Bitstream::read(&recrc(patch(&motion, 4, &[3]))).is_err());
     let mut bad_crc = bytes.clone();
     *bad_crc.last_mut().unwrap() ^= 0xff;
     assert!(matches!(Bitstream::read(&bad_crc), Err(FormatError::Checksum { .. })));
@@ -205,6 +210,16 @@ fn hostile_sketch_sections_are_typed_errors() {
     assert_eq!(field_of(Bitstream::read(&patch(&bytes, 93, &3u16.to_le_bytes())).unwrap_err()), "sketch payload_len");
     // A payload claimed longer than the file: truncated, nothing allocated from the claim.
     assert!(matches!(Bitstream::read(&patch(&bytes, 93, &32768u16.to_le_bytes())), Err(FormatError::Truncated { .. })));
+    // Motion (version 4, motion.lvc): block_log2, scale, payload_len after the sketch's payload.
+    let v4 = motion_clip().to_bytes().unwrap();
+    let at = 86 + 12 + usize::from(u16::from_le_bytes([v4[96], v4[97]]));
+    assert!(Bitstream::read(&v4).unwrap().header.sketch.unwrap().motion.is_some());
+    assert_eq!(sketch_err(recrc(patch(&v4, at, &[2]))), "motion block_log2");
+    assert_eq!(sketch_err(recrc(patch(&v4, at, &[9]))), "motion block_log2");
+    assert_eq!(sketch_err(recrc(patch(&v4, at + 1, &[0]))), "motion scale");
+    assert_eq!(field_of(Bitstream::read(&recrc(patch(&v4, at + 2, &3u16.to_le_bytes()))).unwrap_err()), "motion payload_len");
+    assert!(matches!(Bitstream::read(&recrc(patch(&v4, at + 2, &32768u16.to_le_bytes()))), Err(FormatError::Truncated { .. })));
+    assert_eq!(sketch_err(recrc(patch(&v4, 87, &[1]))), "keyframes", "motion needs 2 keyframes");
     // Damaged sketch payload under a valid checksum: the decode says so.
     let clip = Bitstream::read(&bytes).unwrap();
     let mut s = clip.header.sketch.clone().unwrap();

@@ -18,7 +18,7 @@ use lora_video_shared::package::sha256;
 use lora_video_shared::to_hex;
 
 mod common;
-use common::{full_clip, minimal_clip, test_sketch, test_transform_sketch, transform_clip};
+use common::{full_clip, minimal_clip, motion_clip, test_motion_sketch, test_sketch, test_transform_sketch, transform_clip};
 
 fn bless() -> bool {
     cfg!(not(target_arch = "wasm32")) && std::env::var_os("LVC_BLESS").is_some()
@@ -109,6 +109,25 @@ fn golden_files() {
     check_file("minimal.lvc", minimal_clip(), include_bytes!("golden/minimal.lvc"));
     check_file("full.lvc", full_clip(), include_bytes!("golden/full.lvc"));
     check_file("transform.lvc", transform_clip(), include_bytes!("golden/transform.lvc"));
+    check_file("motion.lvc", motion_clip(), include_bytes!("golden/motion.lvc"));
+    assert_eq!(motion_clip().version, 4);
+    assert_eq!(transform_clip().version, 3);
+}
+
+#[test]
+fn motion_sketch_decode() {
+    use lora_video_shared::sketch;
+    let (s, decoded, field) = test_motion_sketch();
+    assert_eq!(sketch::decode(&s, 256, 256, 16).unwrap(), decoded);
+    let m = s.motion.as_ref().unwrap();
+    pin("motion_payload_sha256", &to_hex(&sha256(&m.payload)), "d028a8e3d6e24821b934eb83ad2ead0d94fe919380353fcaa5cc1d6d0266f504");
+    pin("motion_sketch_payload_sha256", &to_hex(&sha256(&s.payload)), "048628e864141bd166ee3a1b248c5bbd90d6ba02affd2d9feb21b3b4a82bf831");
+    let samples: Vec<u8> = decoded.iter().flat_map(|kf| kf.iter().flat_map(|p| p.data.iter().copied())).collect();
+    pin("motion_sketch_samples_sha256", &to_hex(&sha256(&samples)), "b5ee45bbc40067f9374a8847686bcc3b0dbb5da20bb32275cd12a9cc22329609");
+    // A frame between keyframes 1 and 2, moved along the field, at another size.
+    let (a, b) = (sketch::upsample_rgb(&decoded[1], (2.5, 1.5), 160, 96), sketch::upsample_rgb(&decoded[2], (2.5, 1.5), 160, 96));
+    let mid = field.between(1, &a, &b, 0.4, (0.625, 0.375), 160, 96);
+    pin("motion_between_sha256", &hash_u32(mid.iter().map(|x| x.to_bits())), "6797573a4a6541f8da4bf821c6b82c3cf8fc95b832d5796fd2295dc784f82056");
 }
 
 #[test]

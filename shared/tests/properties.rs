@@ -86,6 +86,22 @@ proptest! {
         if let Ok(kf) = sketch::decode(&hostile, w, h, t) {
             prop_assert_eq!(kf.len(), g.keyframes);
         }
+        // Keyframes predicted along motion (version 4), and garbage motion.
+        if g.keyframes >= 2 {
+            let mut field = sketch::motion::Field::still(w, h, g.keyframes, 3);
+            for v in field.v.iter_mut() {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                *v = [(x >> 24) as i32 - 128, (x >> 16 & 0xff) as i32 - 128];
+            }
+            let motion = sketch::motion::encode(&field);
+            prop_assert_eq!(&sketch::motion::decode(&motion, w, h, g.keyframes).unwrap(), &field);
+            let (s, decoded) = sketch::encode_predicted(&g, p, tilt, 26, &targets, &field, &motion, dz);
+            prop_assert_eq!(sketch::decode(&s, w, h, t).unwrap(), decoded);
+            let hostile = Sketch { motion: Some(sketch::Motion { payload: garbage.chunks_exact(4).flatten().copied().collect(), ..motion }), ..s };
+            if let Ok(kf) = sketch::decode(&hostile, w, h, t) {
+                prop_assert_eq!(kf.len(), g.keyframes);
+            }
+        }
     }
 
     #[test]

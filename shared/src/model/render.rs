@@ -33,6 +33,12 @@ impl SketchOf {
         let g = sketch::Geometry::new(self.width, self.height, self.frames, &self.sketch.params)?;
         Ok((sketch::decode(&self.sketch, self.width, self.height, self.frames)?, g))
     }
+
+    /// The decoded motion field, if the sketch has one.
+    pub fn motion(&self) -> Result<Option<sketch::motion::Field>, FormatError> {
+        let Some(m) = &self.sketch.motion else { return Ok(None) };
+        Ok(Some(sketch::motion::decode(m, self.width, self.height, usize::from(self.sketch.params.keyframes))?))
+    }
 }
 
 /// What a render may change without changing the stored clip. `Render::of(header)` is
@@ -223,21 +229,30 @@ pub fn latents_merged(model: &BaseModel, header: &Header, theta: &[f32], render:
 /// What a render's sketch gives the sampler (`sampler::SketchInput`): each decoded
 /// keyframe upsampled to the render's size (`sketch::upsample_rgb`), encoded by the
 /// package's TAEF2 encoder into model space, blended in time to the render's frames
-/// (`sketch::frame_weights`); the condition is those latents and a channel of ones.
-/// None without a sketch or for a model that reads none.
+/// (`sketch::frame_weights`); with motion, each frame between keyframes is composed in
+/// pixels along the field (`motion::Field::between`) and encoded itself. The condition
+/// is those latents and a channel of ones. None without a sketch or for a model that
+/// reads none.
 pub fn condition(model: &BaseModel, render: &Render, device: &Device) -> Result<Option<SketchInput>, RenderError> {
     let Some(s) = render.sketch.as_ref().filter(|_| model.config.cond_channels == SKETCH_CHANNELS) else { return Ok(None) };
     let encoder = model.encoder.as_ref().ok_or(RenderError::Unsupported { what: "sketch", value: "present".into(), why: "the base model has no TAEF2 encoder".into() })?;
     let (keyframes, g) = s.decode()?;
+    let motion = s.motion()?;
     let (w, h) = (render.width, render.height);
-    let cell = (g.cell as f32 * w as f32 / s.width as f32, g.cell as f32 * h as f32 / s.height as f32);
-    let images: Vec<f32> = keyframes.iter().flat_map(|kf| sketch::upsample_rgb(kf, cell, w, h)).collect();
-    let z = model.encode_with(encoder, Tensor::from_data(TensorData::new(images, [keyframes.len(), 3, h, w]), device));
+    let scale = (w as f32 / s.width as f32, h as f32 / s.height as f32);
+    let cell = (g.cell as f32 * scale.0, g.cell as f32 * scale.1);
+    let images: Vec<Vec<f32>> = keyframes.iter().map(|kf| sketch::upsample_rgb(kf, cell, w, h)).collect();
+    let encode = |images: Vec<f32>, n: usize| model.encode_with(encoder, Tensor::from_data(TensorData::new(images, [n, 3, h, w]), device));
+    let z = encode(images.concat(), images.len());
     let [_, c, lh, lw] = z.dims();
     let frame = |i: usize| z.clone().slice([i..i + 1, 0..c, 0..lh, 0..lw]);
     let frames: Vec<Tensor<4>> = sketch::frame_weights(&g, render.frames)
         .into_iter()
-        .map(|(a, b, u)| if u == 0.0 { frame(a) } else { frame(a).mul_scalar(1.0 - u) + frame(b).mul_scalar(u) })
+        .map(|(a, b, u)| match &motion {
+            _ if u == 0.0 => frame(a),
+            Some(field) => encode(field.between(a, &images[a], &images[b], u, scale, w, h), 1),
+            None => frame(a).mul_scalar(1.0 - u) + frame(b).mul_scalar(u),
+        })
         .collect();
     let start = Tensor::cat(frames, 0).unsqueeze_dim::<5>(0);
     let cond = Tensor::cat(vec![start.clone(), Tensor::ones([1, render.frames, 1, lh, lw], device)], 2);

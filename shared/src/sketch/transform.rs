@@ -10,6 +10,7 @@ use constriction::stream::model::{DefaultContiguousCategoricalEntropyModel, Defa
 use constriction::stream::stack::DefaultAnsCoder;
 use constriction::stream::{Decode, Encode};
 
+use super::motion::{Bilinear, Field};
 use super::{Geometry, Keyframe, Plane, SketchError, SketchParams};
 use crate::entropy::{Prior, PriorKind, MIN_SCALE, PRECISION};
 
@@ -258,6 +259,71 @@ pub fn analyse(g: &Geometry, targets: &[Keyframe]) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// Keyframes predicted along motion (version 4): layer k, a one-keyframe volume, codes
+/// keyframe 0 itself (k = 0) or the residual of keyframe k against keyframe k - 1 moved
+/// along interval k - 1 of the field (`predict`). The layers' symbols follow each other
+/// in the payload, each in the order of `walk`.
+pub fn layer(g: &Geometry) -> Geometry {
+    Geometry { keyframes: 1, ..*g }
+}
+
+/// Keyframe `kf`'s planes moved along interval k of `field` to the next keyframe's time
+/// (u = 1: each grid sample taken at p - v(p), bilinearly, clamped to the grid): the
+/// prediction of keyframe k + 1. Luma cells are g.cell pixels, chroma cells twice that.
+pub fn predict(g: &Geometry, kf: &Keyframe, field: &Field, k: usize) -> [Vec<f32>; 3] {
+    [0, 1, 2].map(|pi| {
+        let p = &kf[pi];
+        let side = (g.cell << usize::from(pi > 0)) as f32;
+        let plane: Vec<f32> = p.data.iter().map(|&v| f32::from(v)).collect();
+        let mut out = Vec::with_capacity(p.width * p.height);
+        for y in 0..p.height {
+            for x in 0..p.width {
+                let (vx, vy) = field.velocity(k, (1.0 / side, 1.0 / side), x, y);
+                out.push(Bilinear::at(x as f32 - vx, y as f32 - vy, p.width, p.height).sample(&plane, p.width));
+            }
+        }
+        out
+    })
+}
+
+/// A keyframe from its prediction and its layer's decode (residual + 128, as `inverse`
+/// gives it): clamp(round(prediction + residual)).
+fn add(pred: &[Vec<f32>; 3], residual: &Keyframe) -> Keyframe {
+    [0, 1, 2].map(|pi| {
+        let r = &residual[pi];
+        let data = pred[pi].iter().zip(&r.data).map(|(&p, &s)| libm::roundf(p + f32::from(s) - 128.0).clamp(0.0, 255.0) as u8).collect();
+        Plane { width: r.width, height: r.height, data }
+    })
+}
+
+/// Codes `targets` as predicted layers (`layer`) in closed loop: the coefficients in
+/// coding order and the keyframes a decoder rebuilds.
+pub fn quantise_predicted(g: &Geometry, p: &SketchParams, tilt: u8, targets: &[Keyframe], field: &Field, dz: i32) -> (Vec<Coefficient>, Vec<Keyframe>) {
+    let one = layer(g);
+    let vols = volumes(&one);
+    let (mut coefs, mut decoded): (Vec<Coefficient>, Vec<Keyframe>) = (Vec::with_capacity(g.samples()), Vec::with_capacity(g.keyframes));
+    for (k, target) in targets.iter().enumerate() {
+        let pred = decoded.last().map(|prev| predict(g, prev, field, k - 1));
+        let analysed: Vec<Vec<f64>> = (0..3)
+            .map(|pi| {
+                let x: Vec<f64> = match &pred {
+                    Some(pr) => target[pi].data.iter().zip(&pr[pi]).map(|(&t, &q)| f64::from(t) - f64::from(q)).collect(),
+                    None => target[pi].data.iter().map(|&t| f64::from(t) - 128.0).collect(),
+                };
+                forward(&vols[pi], &x)
+            })
+            .collect();
+        let layer_coefs = quantise(&one, p, tilt, &analysed, dz);
+        let rebuilt = reconstruct(&one, p, tilt, &layer_coefs).pop().expect("one keyframe");
+        decoded.push(match &pred {
+            Some(pr) => add(pr, &rebuilt),
+            None => rebuilt,
+        });
+        coefs.extend(layer_coefs);
+    }
+    (coefs, decoded)
+}
+
 /// Quantises the coefficients `analyse` gave: the symbols in coding order, |r| =
 /// floor(|C| / step + 1/2 - dz/64).
 pub fn quantise(g: &Geometry, p: &SketchParams, tilt: u8, coefs: &[Vec<f64>], dz: i32) -> Vec<Coefficient> {
@@ -389,28 +455,46 @@ pub fn entropy_code(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2]) -> Ve
     coder.into_compressed().expect("ANS flush").iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
-/// Decodes a payload to keyframes.
-pub fn decode(g: &Geometry, p: &SketchParams, t: &Transform, scale: [u8; 2], payload: &[u8]) -> Result<Vec<Keyframe>, SketchError> {
+/// Decodes a payload to keyframes; with a motion field, to predicted layers (`layer`).
+pub fn decode(g: &Geometry, p: &SketchParams, t: &Transform, scale: [u8; 2], payload: &[u8], field: Option<&Field>) -> Result<Vec<Keyframe>, SketchError> {
     check(g)?;
     let m = [models(scale[0], t.decay[0]), models(scale[1], t.decay[1])];
     let prefix = DefaultUniformModel::new(MAX_PREFIX + 1);
     let words: Vec<u32> = payload.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     let mut coder = DefaultAnsCoder::from_compressed(words).map_err(|_| SketchError::Corrupt("last word is zero"))?;
     let corrupt = |_| SketchError::Corrupt("ANS decoding failed");
-    let symbols = walk(g, |_, _, band, ctx, chroma| {
-        let s = coder.decode_symbol(&m[usize::from(chroma)][band * CONTEXTS + ctx]).map_err(corrupt)? as i32 - ESCAPE;
-        if s.abs() < ESCAPE {
-            return Ok(s);
+    let mut symbols = |g: &Geometry| {
+        walk(g, |_, _, band, ctx, chroma| {
+            let s = coder.decode_symbol(&m[usize::from(chroma)][band * CONTEXTS + ctx]).map_err(corrupt)? as i32 - ESCAPE;
+            if s.abs() < ESCAPE {
+                return Ok(s);
+            }
+            let pre = coder.decode_symbol(prefix).map_err(corrupt)?;
+            let low = if pre > 0 { coder.decode_symbol(DefaultUniformModel::new(1 << pre)).map_err(corrupt)? } else { 0 };
+            let mag = i64::from(ESCAPE) + (1i64 << pre) + low as i64 - 1;
+            Ok(if s < 0 { -mag as i32 } else { mag as i32 })
+        })
+    };
+    let out = match field {
+        None => rebuild(g, p, t.tilt, &symbols(g)?),
+        Some(field) => {
+            let one = layer(g);
+            let mut out: Vec<Keyframe> = Vec::with_capacity(g.keyframes);
+            for k in 0..g.keyframes {
+                let rebuilt = rebuild(&one, p, t.tilt, &symbols(&one)?).pop().expect("one keyframe");
+                let kf = match out.last() {
+                    Some(prev) => add(&predict(g, prev, field, k - 1), &rebuilt),
+                    None => rebuilt,
+                };
+                out.push(kf);
+            }
+            out
         }
-        let pre = coder.decode_symbol(prefix).map_err(corrupt)?;
-        let low = if pre > 0 { coder.decode_symbol(DefaultUniformModel::new(1 << pre)).map_err(corrupt)? } else { 0 };
-        let mag = i64::from(ESCAPE) + (1i64 << pre) + low as i64 - 1;
-        Ok(if s < 0 { -mag as i32 } else { mag as i32 })
-    })?;
+    };
     if !coder.is_empty() {
         return Err(SketchError::Corrupt("data left after the last symbol"));
     }
-    Ok(rebuild(g, p, t.tilt, &symbols))
+    Ok(out)
 }
 
 #[cfg(test)]

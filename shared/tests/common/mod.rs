@@ -73,6 +73,40 @@ pub fn test_transform_sketch() -> (Sketch, Vec<Keyframe>) {
     sketch::encode_transform(&g, p, 16, 26, &sketch::transform::analyse(&g, &targets), 16)
 }
 
+/// The field the golden motion sketch holds: 4 keyframes of a 256x256 clip on 64-pixel
+/// blocks, vectors (half pixels) that vary with block and interval, some past the limits.
+pub fn test_field() -> sketch::motion::Field {
+    let mut f = sketch::motion::Field::still(256, 256, 4, 6);
+    for (i, v) in f.v.iter_mut().enumerate() {
+        let (k, b) = (i as i32 / 16, i as i32 % 16);
+        *v = [6 + k - b % 4, -2 + (b / 4) * k * 3];
+    }
+    f.v[5] = [300, -300];
+    f
+}
+
+/// The transform-coded sketch with motion (version 4) the golden files hold:
+/// `test_frames(256, 256, 16)` at 4-pixel cells, 4 keyframes predicted along
+/// `test_field`, q 70 and 80, tilt 16, dead zone 16; its decoded keyframes and field.
+pub fn test_motion_sketch() -> (Sketch, Vec<Keyframe>, sketch::motion::Field) {
+    let p = SketchParams { cell_log2: 2, keyframes: 4, q_luma: 70, q_chroma: 80 };
+    let (g, targets) = test_targets(&p);
+    let field = test_field();
+    let motion = sketch::motion::encode(&field);
+    let field = sketch::motion::decode(&motion, 256, 256, 4).unwrap();
+    let (s, decoded) = sketch::encode_predicted(&g, p, 16, 26, &targets, &field, &motion, 16);
+    (s, decoded, field)
+}
+
+/// `full_clip` with the sketch with motion: version 4.
+pub fn motion_clip() -> Bitstream {
+    let b = full_clip();
+    let q = b.symbols().unwrap();
+    let mut h = b.header;
+    h.sketch = Some(test_motion_sketch().0);
+    Bitstream::encode(h, &q).unwrap()
+}
+
 /// `full_clip` with the transform-coded sketch: version 3.
 pub fn transform_clip() -> Bitstream {
     let b = full_clip();
