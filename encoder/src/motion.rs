@@ -1,7 +1,7 @@
 //! The encoder's side of the sketch's motion (`shared/src/sketch/motion.rs`): a velocity
 //! field per keyframe interval, estimated on the clip's luma.
 
-use lora_video_shared::sketch::motion::{Field, MAX_VECTOR, MIN_VECTOR};
+use lora_video_shared::sketch::motion::{Bilinear, Field, MAX_VECTOR, MIN_VECTOR};
 use lora_video_shared::sketch::Geometry;
 
 /// Block side (log2) of the fields the search tries: 4 x 4 blocks at 256 x 256 (on
@@ -20,12 +20,7 @@ fn luma(frames: &[&[u8]]) -> Vec<Vec<f32>> {
 
 /// Bilinear sample of a plane at (x, y), clamped to its edges (as `Field::between`).
 fn sample(plane: &[f32], width: usize, height: usize, x: f32, y: f32) -> f32 {
-    let (x, y) = (x.clamp(0.0, (width - 1) as f32), y.clamp(0.0, (height - 1) as f32));
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-    let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
-    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let v = |xx: usize, yy: usize| plane[yy * width + xx];
-    (v(x0, y0) * (1.0 - fx) + v(x1, y0) * fx) * (1.0 - fy) + (v(x0, y1) * (1.0 - fx) + v(x1, y1) * fx) * fy
+    Bilinear::at(x, y, width, height).sample(plane, width)
 }
 
 /// About the bits of a vector component's residual `d` (an Exp-Golomb length).

@@ -106,20 +106,21 @@ impl Field {
 }
 
 /// Where a bilinear sample of an image falls: four pixels and the weights.
-pub(crate) struct Bilinear {
+pub struct Bilinear {
     x: (usize, usize),
     y: (usize, usize),
     f: (f32, f32),
 }
 
 impl Bilinear {
-    pub(crate) fn at(x: f32, y: f32, width: usize, height: usize) -> Self {
+    /// The sample at (x, y) of a `width` x `height` plane, clamped to its edges.
+    pub fn at(x: f32, y: f32, width: usize, height: usize) -> Self {
         let (x, y) = (x.clamp(0.0, (width - 1) as f32), y.clamp(0.0, (height - 1) as f32));
         let (x0, y0) = (x.floor() as usize, y.floor() as usize);
         Self { x: (x0, (x0 + 1).min(width - 1)), y: (y0, (y0 + 1).min(height - 1)), f: (x - x0 as f32, y - y0 as f32) }
     }
 
-    pub(crate) fn sample(&self, plane: &[f32], width: usize) -> f32 {
+    pub fn sample(&self, plane: &[f32], width: usize) -> f32 {
         let v = |x: usize, y: usize| plane[y * width + x];
         let top = v(self.x.0, self.y.0) * (1.0 - self.f.0) + v(self.x.1, self.y.0) * self.f.0;
         let bottom = v(self.x.0, self.y.1) * (1.0 - self.f.0) + v(self.x.1, self.y.1) * self.f.0;
