@@ -100,19 +100,20 @@ pub fn test_motion_sketch() -> (Sketch, Vec<Keyframe>, sketch::motion::Field) {
 
 /// `full_clip` with the sketch with motion: version 4.
 pub fn motion_clip() -> Bitstream {
-    let b = full_clip();
-    let q = b.symbols().unwrap();
-    let mut h = b.header;
-    h.sketch = Some(test_motion_sketch().0);
-    Bitstream::encode(h, &q).unwrap()
+    with_sketch(test_motion_sketch().0)
 }
 
 /// `full_clip` with the transform-coded sketch: version 3.
 pub fn transform_clip() -> Bitstream {
+    with_sketch(test_transform_sketch().0)
+}
+
+/// `full_clip` with another sketch, in the version it needs.
+fn with_sketch(s: Sketch) -> Bitstream {
     let b = full_clip();
     let q = b.symbols().unwrap();
     let mut h = b.header;
-    h.sketch = Some(test_transform_sketch().0);
+    h.sketch = Some(s);
     Bitstream::encode(h, &q).unwrap()
 }
 
