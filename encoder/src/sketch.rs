@@ -208,33 +208,34 @@ fn chroma_step(q: u8, ratio: f64, transform: bool) -> u8 {
     }
 }
 
-/// Calls `each` with every setting the search tries: the transform's (`transform`) or
-/// the predicted samples' (version 2).
+/// Calls `each` with every setting the search tries: the transform's (`transform`;
+/// version 3, and with motion version 4) or the predicted samples' (version 2).
 fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Setting)) {
     if transform {
         let motions = clip.motions(&PREDICTED_KEYFRAMES);
         for cell_log2 in TRANSFORM_CELLS {
             let spatial = sketch_fit::Spatial::new(&clip.frames, clip.width, clip.height, 1 << cell_log2);
-            for keyframes in (1..=PREDICTED_KEYFRAMES[PREDICTED_KEYFRAMES.len() - 1]).filter(|&k| usize::from(k) <= clip.frames.len()) {
+            let counts = (1..=PREDICTED_KEYFRAMES[PREDICTED_KEYFRAMES.len() - 1]).filter(|k| TRANSFORM_KEYFRAMES.contains(k) || PREDICTED_KEYFRAMES.contains(k));
+            for keyframes in counts.filter(|&k| usize::from(k) <= clip.frames.len()) {
                 let Ok((_, g)) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }) else { continue };
                 if sketch::transform::check(&g).is_err() {
                     continue;
                 }
-                for _ in TRANSFORM_KEYFRAMES.iter().filter(|&&k| k == keyframes) {
-                let targets = spatial.targets(&g);
-                let floor = clip.error(&g, &targets, None);
-                let analysed = sketch::transform::analyse(&g, &targets);
-                for ratio in SEARCH_CHROMA {
-                    for tilt in TRANSFORM_TILT {
-                        let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
-                        let bytes = |q: u8| {
-                            let coefs = sketch::transform::quantise(&g, &params(q), tilt, &analysed, TRANSFORM_DEAD_ZONE);
-                            Some(transform_bytes(&coefs, 0))
-                        };
-                        let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), tilt, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
-                        each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
+                if TRANSFORM_KEYFRAMES.contains(&keyframes) {
+                    let targets = spatial.targets(&g);
+                    let floor = clip.error(&g, &targets, None);
+                    let analysed = sketch::transform::analyse(&g, &targets);
+                    for ratio in SEARCH_CHROMA {
+                        for tilt in TRANSFORM_TILT {
+                            let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
+                            let bytes = |q: u8| {
+                                let coefs = sketch::transform::quantise(&g, &params(q), tilt, &analysed, TRANSFORM_DEAD_ZONE);
+                                Some(transform_bytes(&coefs, 0))
+                            };
+                            let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), tilt, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
+                            each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
+                        }
                     }
-                }
                 }
                 // Keyframes predicted along motion: the keyframes' own frames as targets.
                 let Some((_, field, motion)) = motions.iter().find(|(k, _, _)| *k == keyframes) else { continue };
