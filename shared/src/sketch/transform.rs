@@ -260,17 +260,19 @@ pub fn analyse(g: &Geometry, targets: &[Keyframe]) -> Vec<Vec<f64>> {
 }
 
 /// Keyframes predicted along motion (version 4): layer k, a one-keyframe volume, codes
-/// keyframe 0 itself (k = 0) or the residual of keyframe k against keyframe k - 1 moved
-/// along interval k - 1 of the field (`predict`). The layers' symbols follow each other
+/// the residual of keyframe k against its prediction (`predict`: 128 for keyframe 0, as
+/// the transform codes samples minus 128, else keyframe k - 1 moved along the field). The layers' symbols follow each other
 /// in the payload, each in the order of `walk`.
 pub fn layer(g: &Geometry) -> Geometry {
     Geometry { keyframes: 1, ..*g }
 }
 
-/// Keyframe `kf`'s planes moved along interval k of `field` to the next keyframe's time
-/// (u = 1: each grid sample taken at p - v(p), bilinearly, clamped to the grid): the
-/// prediction of keyframe k + 1. Luma cells are g.cell pixels, chroma cells twice that.
-pub fn predict(g: &Geometry, kf: &Keyframe, field: &Field, k: usize) -> [Vec<f32>; 3] {
+/// The prediction of keyframe k: 128 everywhere for k = 0, else keyframe k - 1 (`prev`)
+/// moved along interval k - 1 of `field` to keyframe k's time (u = 1: each grid sample
+/// taken at p - v(p), bilinearly, clamped to the grid). Luma cells are g.cell pixels,
+/// chroma cells twice that.
+pub fn predict(g: &Geometry, prev: Option<&Keyframe>, field: &Field, k: usize) -> [Vec<f32>; 3] {
+    let Some(kf) = prev else { return [g.luma, g.chroma, g.chroma].map(|(w, h)| vec![128.0; w * h]) };
     [0, 1, 2].map(|pi| {
         let p = &kf[pi];
         let side = (g.cell << usize::from(pi > 0)) as f32;
@@ -278,7 +280,7 @@ pub fn predict(g: &Geometry, kf: &Keyframe, field: &Field, k: usize) -> [Vec<f32
         let mut out = Vec::with_capacity(p.width * p.height);
         for y in 0..p.height {
             for x in 0..p.width {
-                let (vx, vy) = field.velocity(k, (1.0 / side, 1.0 / side), x, y);
+                let (vx, vy) = field.velocity(k - 1, (1.0 / side, 1.0 / side), x, y);
                 out.push(Bilinear::at(x as f32 - vx, y as f32 - vy, p.width, p.height).sample(&plane, p.width));
             }
         }
@@ -287,7 +289,8 @@ pub fn predict(g: &Geometry, kf: &Keyframe, field: &Field, k: usize) -> [Vec<f32
 }
 
 /// A keyframe from its prediction and its layer's decode (residual + 128, as `inverse`
-/// gives it): clamp(round(prediction + residual)).
+/// gives it): clamp(round(prediction + residual)); with the prediction 128 (keyframe
+/// 0), the layer's decode itself.
 fn add(pred: &[Vec<f32>; 3], residual: &Keyframe) -> Keyframe {
     [0, 1, 2].map(|pi| {
         let r = &residual[pi];
@@ -303,22 +306,15 @@ pub fn quantise_predicted(g: &Geometry, p: &SketchParams, tilt: u8, targets: &[K
     let vols = volumes(&one);
     let (mut coefs, mut decoded): (Vec<Coefficient>, Vec<Keyframe>) = (Vec::with_capacity(g.samples()), Vec::with_capacity(g.keyframes));
     for (k, target) in targets.iter().enumerate() {
-        let pred = decoded.last().map(|prev| predict(g, prev, field, k - 1));
+        let pred = predict(g, decoded.last(), field, k);
         let analysed: Vec<Vec<f64>> = (0..3)
             .map(|pi| {
-                let x: Vec<f64> = match &pred {
-                    Some(pr) => target[pi].data.iter().zip(&pr[pi]).map(|(&t, &q)| f64::from(t) - f64::from(q)).collect(),
-                    None => target[pi].data.iter().map(|&t| f64::from(t) - 128.0).collect(),
-                };
+                let x: Vec<f64> = target[pi].data.iter().zip(&pred[pi]).map(|(&t, &q)| f64::from(t) - f64::from(q)).collect();
                 forward(&vols[pi], &x)
             })
             .collect();
         let layer_coefs = quantise(&one, p, tilt, &analysed, dz);
-        let rebuilt = reconstruct(&one, p, tilt, &layer_coefs).pop().expect("one keyframe");
-        decoded.push(match &pred {
-            Some(pr) => add(pr, &rebuilt),
-            None => rebuilt,
-        });
+        decoded.push(add(&pred, &reconstruct(&one, p, tilt, &layer_coefs).pop().expect("one keyframe")));
         coefs.extend(layer_coefs);
     }
     (coefs, decoded)
@@ -482,11 +478,7 @@ pub fn decode(g: &Geometry, p: &SketchParams, t: &Transform, scale: [u8; 2], pay
             let mut out: Vec<Keyframe> = Vec::with_capacity(g.keyframes);
             for k in 0..g.keyframes {
                 let rebuilt = rebuild(&one, p, t.tilt, &symbols(&one)?).pop().expect("one keyframe");
-                let kf = match out.last() {
-                    Some(prev) => add(&predict(g, prev, field, k - 1), &rebuilt),
-                    None => rebuilt,
-                };
-                out.push(kf);
+                out.push(add(&predict(g, out.last(), field, k), &rebuilt));
             }
             out
         }
