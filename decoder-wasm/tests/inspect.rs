@@ -17,9 +17,9 @@ fn reads_golden_clip() {
 fn errors_are_typed() {
     assert_eq!(inspect(&FULL[..10]).unwrap_err().code, ErrorCode::Truncated);
     assert_eq!(inspect(b"GIF89a..........").unwrap_err().code, ErrorCode::NotAClip);
-    let mut v5 = FULL.to_vec();
-    v5[4] = 5;
-    assert_eq!(inspect(&v5).unwrap_err().code, ErrorCode::Unsupported);
+    let mut newer = FULL.to_vec();
+    newer[4] = lora_video_shared::format::VERSION + 1;
+    assert_eq!(inspect(&newer).unwrap_err().code, ErrorCode::Unsupported);
     let mut flipped = FULL.to_vec();
     flipped[200] ^= 4;
     let e = inspect(&flipped).unwrap_err();

@@ -146,9 +146,13 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
     );
     if let Some(s) = &h.sketch {
         let p = s.params;
+        let basis = |tr: lora_video_shared::sketch::Transform| match tr.levels {
+            0 => format!("DCT-coded (tilt {})", tr.tilt),
+            l => format!("wavelet-coded ({l} levels, tilt {})", tr.tilt),
+        };
         let coding = match (s.transform, &s.motion) {
-            (Some(tr), Some(m)) => format!("transform-coded (tilt {}), predicted along motion on {}-pixel blocks ({} bytes)", tr.tilt, 1u32 << m.block_log2, m.len()),
-            (Some(tr), None) => format!("transform-coded (tilt {})", tr.tilt),
+            (Some(tr), Some(m)) => format!("{}, predicted along motion on {}-pixel blocks ({} bytes)", basis(tr), 1u32 << m.block_log2, m.len()),
+            (Some(tr), None) => basis(tr),
             (None, _) => "sample-coded".to_string(),
         };
         t += &format!(

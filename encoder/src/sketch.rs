@@ -173,6 +173,16 @@ const PREDICTED_TILT: [u8; 2] = [0, 16];
 /// one keyframe a frame.
 const PREDICTED_KEYFRAMES: [u8; 4] = [2, 4, 8, 16];
 
+/// The spatial bases the search tries: the DCT (0) and the wavelet (`wavelet_levels`).
+const TRANSFORM_BASES: [bool; 2] = [false, true];
+
+/// Wavelet levels for a grid: enough that the last low band is about 8 cells on its
+/// shorter side (at least 1).
+pub fn wavelet_levels(g: &Geometry) -> u8 {
+    let side = g.luma.0.min(g.luma.1).max(1);
+    (side.ilog2().saturating_sub(3) as u8).clamp(1, sketch::wavelet::MAX_LEVELS)
+}
+
 /// The section's bytes for transform coefficients, estimated from their ideal bits, with
 /// `extra` bytes beside them (motion).
 fn transform_bytes(coefs: &[sketch::transform::Coefficient], extra: usize) -> usize {
@@ -218,22 +228,27 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
             let counts = (1..=PREDICTED_KEYFRAMES[PREDICTED_KEYFRAMES.len() - 1]).filter(|k| TRANSFORM_KEYFRAMES.contains(k) || PREDICTED_KEYFRAMES.contains(k));
             for keyframes in counts.filter(|&k| usize::from(k) <= clip.frames.len()) {
                 let Ok((_, g)) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }) else { continue };
-                if sketch::transform::check(&g).is_err() {
+                if sketch::transform::check(&g, &sketch::Transform { tilt: 0, decay: [0, 0], levels: 0 }).is_err() {
                     continue;
                 }
+                let levels_of = |wavelet: bool| if wavelet { wavelet_levels(&g) } else { 0 };
                 if TRANSFORM_KEYFRAMES.contains(&keyframes) {
                     let targets = spatial.targets(&g);
                     let floor = clip.error(&g, &targets, None);
-                    let analysed = sketch::transform::analyse(&g, &targets);
-                    for ratio in SEARCH_CHROMA {
-                        for tilt in TRANSFORM_TILT {
-                            let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
-                            let bytes = |q: u8| {
-                                let coefs = sketch::transform::quantise(&g, &params(q), tilt, &analysed, TRANSFORM_DEAD_ZONE);
-                                Some(transform_bytes(&coefs, 0))
-                            };
-                            let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), tilt, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
-                            each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
+                    for levels in TRANSFORM_BASES.map(levels_of) {
+                        let analysed = sketch::transform::analyse(&g, levels, &targets);
+                        // A wavelet sketch carries empty motion fields.
+                        let extra = if levels > 0 { 1 + shared_motion::FIELDS } else { 0 };
+                        for ratio in SEARCH_CHROMA {
+                            for tilt in TRANSFORM_TILT {
+                                let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
+                                let bytes = |q: u8| {
+                                    let coefs = sketch::transform::quantise(&g, &params(q), tilt, levels, &analysed, TRANSFORM_DEAD_ZONE);
+                                    Some(transform_bytes(&coefs, extra))
+                                };
+                                let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), tilt, levels, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
+                                each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
+                            }
                         }
                     }
                 }
@@ -241,14 +256,16 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                 let Some((_, field, motion)) = motions.iter().find(|(k, _, _)| *k == keyframes) else { continue };
                 let targets = spatial.at_keyframes(&g);
                 let floor = clip.error(&g, &targets, Some(field));
-                for tilt in PREDICTED_TILT {
-                    let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: q };
-                    let bytes = |q: u8| {
-                        let (coefs, _) = sketch::transform::quantise_predicted(&g, &params(q), tilt, &targets, field, TRANSFORM_DEAD_ZONE);
-                        Some(transform_bytes(&coefs, motion.len()))
-                    };
-                    let at = |q: u8| clip.checked(sketch::encode_predicted(&g, params(q), tilt, start, &targets, field, motion, TRANSFORM_DEAD_ZONE)).ok();
-                    each(Setting { g: &g, field: Some(field), floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
+                for levels in TRANSFORM_BASES.map(levels_of) {
+                    for tilt in PREDICTED_TILT {
+                        let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: q };
+                        let bytes = |q: u8| {
+                            let (coefs, _) = sketch::transform::quantise_predicted(&g, &params(q), tilt, levels, &targets, field, TRANSFORM_DEAD_ZONE);
+                            Some(transform_bytes(&coefs, motion.len() + usize::from(levels > 0)))
+                        };
+                        let at = |q: u8| clip.checked(sketch::encode_predicted(&g, params(q), tilt, levels, start, &targets, field, motion, TRANSFORM_DEAD_ZONE)).ok();
+                        each(Setting { g: &g, field: Some(field), floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
+                    }
                 }
             }
         }

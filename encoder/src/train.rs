@@ -154,8 +154,8 @@ fn sketch_images(clip: &[f32], frames: usize, size: usize, s: &TrainSketch) -> V
     let targets = crate::sketch_fit::targets(&refs, size, size, &g);
     let decoded = match s.tilt {
         Some(tilt) => {
-            let coefs = sketch::transform::quantise(&g, p, tilt, &sketch::transform::analyse(&g, &targets), crate::sketch::TRANSFORM_DEAD_ZONE);
-            sketch::transform::reconstruct(&g, p, tilt, &coefs)
+            let coefs = sketch::transform::quantise(&g, p, tilt, 0, &sketch::transform::analyse(&g, 0, &targets), crate::sketch::TRANSFORM_DEAD_ZONE);
+            sketch::transform::reconstruct(&g, p, tilt, 0, &coefs)
         }
         None => sketch::quantise_keyframes(&g, p, &targets).1,
     };

@@ -1,4 +1,4 @@
-//! The `.lvc` bitstream, version 3 (SPEC.md): fixed header, optional sections, the
+//! The `.lvc` bitstream, version 5 (SPEC.md): fixed header, optional sections, the
 //! entropy-coded payload, and a CRC-32 over everything before it.
 //!
 //! Reading checks the magic, the version, the checksum, then every field against the
@@ -10,17 +10,19 @@ use crate::quant;
 use crate::sketch::{self, Sketch, SketchError, SketchParams};
 
 pub const MAGIC: [u8; 4] = *b"lvcf";
-/// The newest version: sketches with motion.
-pub const VERSION: u8 = 4;
-/// Versions 1 (no sketch section), 2 (sample-coded sketches) and 3 (transform-coded
-/// sketches without motion) still read; a file is written back with the version it was
-/// read with.
+/// The newest version: wavelet sketches.
+pub const VERSION: u8 = 5;
+/// Versions 1 (no sketch section), 2 (sample-coded sketches), 3 (transform-coded
+/// sketches without motion) and 4 (with motion) still read; a file is written back with
+/// the version it was read with.
 pub const OLDEST_VERSION: u8 = 1;
 /// The version whose sketches are sample-coded (`Sketch::transform` None).
 pub const SAMPLE_SKETCH_VERSION: u8 = 2;
 /// The version whose sketches are transform-coded without motion, and of new clips
 /// without a sketch.
 pub const TRANSFORM_SKETCH_VERSION: u8 = 3;
+/// The version whose sketches are DCT-coded with motion.
+pub const MOTION_SKETCH_VERSION: u8 = 4;
 /// Bytes of the fixed header (magic through payload_len).
 pub const FIXED_HEADER_LEN: usize = 86;
 /// Bytes of the CRC-32 trailer.
@@ -280,11 +282,12 @@ impl Bitstream {
         Ok(Self { version: Self::version_for(&header), header, payload })
     }
 
-    /// The version a new clip with this header is written as: 4 when its sketch has
-    /// motion, 2 when its sketch is sample-coded, else 3.
+    /// The version a new clip with this header is written as: 5 when its sketch is
+    /// wavelet-coded, 4 when it has motion, 2 when it is sample-coded, else 3.
     pub fn version_for(header: &Header) -> u8 {
         match &header.sketch {
-            Some(s) if s.motion.is_some() => VERSION,
+            Some(s) if s.transform.is_some_and(|t| t.levels > 0) => VERSION,
+            Some(s) if s.motion.is_some() => MOTION_SKETCH_VERSION,
             Some(s) if s.transform.is_none() => SAMPLE_SKETCH_VERSION,
             _ => TRANSFORM_SKETCH_VERSION,
         }
@@ -323,7 +326,7 @@ impl Bitstream {
         // A sketch's coding fixes the version (`version_for`).
         let fits = h.sketch.is_none() || self.version == Self::version_for(h);
         if !(OLDEST_VERSION..=VERSION).contains(&self.version) || !fits {
-            return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch), 3 (transform-coded sketch) or 4 (with motion)"));
+            return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch), 3 (transform-coded sketch), 4 (with motion) or 5 (wavelet)"));
         }
         let mut w = Vec::with_capacity(self.len());
         w.extend_from_slice(&MAGIC);
@@ -350,13 +353,21 @@ impl Bitstream {
             w.extend_from_slice(&[p.cell_log2, p.keyframes, p.q_luma, p.q_chroma, s.start, s.scale[0], s.scale[1]]);
             if let Some(t) = &s.transform {
                 w.extend_from_slice(&[t.tilt, t.decay[0], t.decay[1]]);
+                if self.version >= 5 {
+                    w.push(t.levels);
+                }
             }
             w.extend_from_slice(&(s.payload.len() as u16).to_le_bytes());
             w.extend_from_slice(&s.payload);
-            if let Some(m) = &s.motion {
-                w.extend_from_slice(&[m.block_log2, m.scale]);
-                w.extend_from_slice(&(m.payload.len() as u16).to_le_bytes());
-                w.extend_from_slice(&m.payload);
+            match &s.motion {
+                Some(m) => {
+                    w.extend_from_slice(&[m.block_log2, m.scale]);
+                    w.extend_from_slice(&(m.payload.len() as u16).to_le_bytes());
+                    w.extend_from_slice(&m.payload);
+                }
+                // Version 5 says "no motion" with block_log2 0.
+                None if self.version >= 5 => w.extend_from_slice(&[0; 4]),
+                None => {}
             }
         }
         if let Some(s) = &h.scaling {
@@ -453,7 +464,11 @@ impl Bitstream {
             let [cell_log2, keyframes, q_luma, q_chroma, start, scale_luma, scale_chroma] = r.array()?;
             let transform = if version >= 3 {
                 let [tilt, decay_luma, decay_chroma] = r.array()?;
-                Some(sketch::Transform { tilt, decay: [decay_luma, decay_chroma] })
+                let levels = if version >= 5 { r.u8()? } else { 0 };
+                if version >= 5 && !(1..=sketch::wavelet::MAX_LEVELS).contains(&levels) {
+                    return Err(out_of_range("sketch levels", levels, "1..=8 in version 5"));
+                }
+                Some(sketch::Transform { tilt, decay: [decay_luma, decay_chroma], levels })
             } else {
                 None
             };
@@ -471,7 +486,14 @@ impl Bitstream {
                 if len > sketch::MAX_PAYLOAD || len % 4 != 0 {
                     return Err(out_of_range("motion payload_len", len, "a multiple of 4, at most 32768"));
                 }
-                s.motion = Some(sketch::Motion { block_log2, scale, payload: r.take(len)?.to_vec() });
+                if version >= 5 && block_log2 == 0 {
+                    // No motion: the other fields are zero too.
+                    if scale != 0 || len != 0 {
+                        return Err(out_of_range("motion scale and payload_len", u64::from(scale) + len as u64, "0 without motion"));
+                    }
+                } else {
+                    s.motion = Some(sketch::Motion { block_log2, scale, payload: r.take(len)?.to_vec() });
+                }
             }
             sketch::check(&s, &g)?;
             header.sketch = Some(s);

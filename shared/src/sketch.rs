@@ -18,6 +18,7 @@ use crate::entropy::{Prior, PriorKind};
 
 pub mod motion;
 pub mod transform;
+pub mod wavelet;
 pub use motion::Motion;
 pub use transform::Transform;
 
@@ -79,9 +80,12 @@ pub const SECTION_HEADER: usize = 9;
 pub const TRANSFORM_FIELDS: usize = 3;
 
 impl Sketch {
-    /// Bytes of the section in a file.
+    /// Bytes of the section in a file: a wavelet sketch (version 5) adds `levels`, and
+    /// motion fields even without motion.
     pub fn section_len(&self) -> usize {
-        SECTION_HEADER + if self.transform.is_some() { TRANSFORM_FIELDS } else { 0 } + self.payload.len() + self.motion.as_ref().map_or(0, Motion::len)
+        let wavelet = self.transform.is_some_and(|t| t.levels > 0);
+        let motion = self.motion.as_ref().map_or(if wavelet { motion::FIELDS } else { 0 }, Motion::len);
+        SECTION_HEADER + if self.transform.is_some() { TRANSFORM_FIELDS } else { 0 } + usize::from(wavelet) + self.payload.len() + motion
     }
 
     /// The sampler's start time t0 in (0, 1].
@@ -417,24 +421,24 @@ pub(crate) fn entropy_decode(l: &Layout, scale: [u8; 2], payload: &[u8]) -> Resu
 /// Codes the transform of the targets (`transform::analyse`) at `tilt` with dead zone
 /// `dz`/64 (the scales and decays fitted to the symbols): the sketch and the keyframes a
 /// decoder rebuilds.
-pub fn encode_transform(g: &Geometry, params: SketchParams, tilt: u8, start: u8, analysed: &[Vec<f64>], dz: i32) -> (Sketch, Vec<Keyframe>) {
-    let coefs = transform::quantise(g, &params, tilt, analysed, dz);
-    let decoded = transform::reconstruct(g, &params, tilt, &coefs);
+pub fn encode_transform(g: &Geometry, params: SketchParams, tilt: u8, levels: u8, start: u8, analysed: &[Vec<f64>], dz: i32) -> (Sketch, Vec<Keyframe>) {
+    let coefs = transform::quantise(g, &params, tilt, levels, analysed, dz);
+    let decoded = transform::reconstruct(g, &params, tilt, levels, &coefs);
     let (luma, chroma) = (transform::fit_model(&coefs, false), transform::fit_model(&coefs, true));
     let (scale, decay) = ([luma.0, chroma.0], [luma.1, chroma.1]);
     let payload = transform::entropy_code(&coefs, scale, decay);
-    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay }), motion: None, payload }, decoded)
+    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay, levels }), motion: None, payload }, decoded)
 }
 
 /// Codes `targets` as keyframes predicted along `motion` (its decoded `field`; version
 /// 4, `transform::quantise_predicted`) at `tilt` with dead zone `dz`/64: the sketch and
 /// the keyframes a decoder rebuilds.
-pub fn encode_predicted(g: &Geometry, params: SketchParams, tilt: u8, start: u8, targets: &[Keyframe], field: &motion::Field, motion: &Motion, dz: i32) -> (Sketch, Vec<Keyframe>) {
-    let (coefs, decoded) = transform::quantise_predicted(g, &params, tilt, targets, field, dz);
+pub fn encode_predicted(g: &Geometry, params: SketchParams, tilt: u8, levels: u8, start: u8, targets: &[Keyframe], field: &motion::Field, motion: &Motion, dz: i32) -> (Sketch, Vec<Keyframe>) {
+    let (coefs, decoded) = transform::quantise_predicted(g, &params, tilt, levels, targets, field, dz);
     let (luma, chroma) = (transform::fit_model(&coefs, false), transform::fit_model(&coefs, true));
     let (scale, decay) = ([luma.0, chroma.0], [luma.1, chroma.1]);
     let payload = transform::entropy_code(&coefs, scale, decay);
-    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay }), motion: Some(motion.clone()), payload }, decoded)
+    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay, levels }), motion: Some(motion.clone()), payload }, decoded)
 }
 
 /// Decodes a sketch of a `width` x `height` x `frames` clip to its keyframes.
@@ -458,7 +462,7 @@ pub fn check(s: &Sketch, g: &Geometry) -> Result<(), SketchError> {
         None if s.params.cell_log2 < MIN_CELL_LOG2 => return Err(range("cell_log2", s.params.cell_log2, "2..=8 without the transform")),
         None if s.params.q_luma.max(s.params.q_chroma) > MAX_Q => return Err(range("q", s.params.q_luma.max(s.params.q_chroma), "1..=128 without the transform")),
         None => {}
-        Some(_) => transform::check(g)?,
+        Some(t) => transform::check(g, &t)?,
     }
     if let Some(m) = &s.motion {
         if s.transform.is_none() {
@@ -606,15 +610,17 @@ mod tests {
     fn a_transform_sketch_decodes_as_written_within_its_steps() {
         let (w, h, t) = (72, 40, 5);
         let frames = clip(w, h, t);
-        for (cell_log2, keyframes, q, tilt, dz) in [(0, 5, 32, 0, 0), (2, 3, 32, 0, 0), (1, 2, 1, 0, 0), (2, 3, 60, 64, 13), (3, 1, 48, 16, 24)] {
+        let cases = [(0, 5, 32, 0, 0, 0), (2, 3, 32, 0, 0, 0), (1, 2, 1, 0, 0, 0), (2, 3, 60, 64, 13, 0), (3, 1, 48, 16, 24, 0), (0, 5, 32, 0, 0, 4), (1, 2, 20, 0, 0, 8), (2, 3, 60, 64, 13, 2)];
+        for (cell_log2, keyframes, q, tilt, dz, levels) in cases {
             let params = SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: q };
             let g = Geometry::new(w, h, t, &params).unwrap();
             let tg = targets(&frames, w, h, &g);
-            let (s, decoded) = encode_transform(&g, params, tilt, 200, &transform::analyse(&g, &tg), dz);
-            assert_eq!(decode(&s, w, h, t).unwrap(), decoded, "{params:?}");
+            let (s, decoded) = encode_transform(&g, params, tilt, levels, 200, &transform::analyse(&g, levels, &tg), dz);
+            assert_eq!(decode(&s, w, h, t).unwrap(), decoded, "{params:?}, {levels} levels");
             if tilt == 0 && dz == 0 {
                 // Orthonormal: the samples' mean squared error is the coefficients' (at most
-                // step^2/4), plus the rounding to integers.
+                // step^2/4), plus the rounding to integers; the wavelet's synthesis vectors
+                // are within 10% of unit length.
                 let step = transform::base_step(q);
                 let (mut se, mut n) = (0.0, 0.0);
                 for (kd, kt) in decoded.iter().zip(&tg) {
@@ -625,13 +631,14 @@ mod tests {
                         }
                     }
                 }
-                assert!(se / n <= step * step / 4.0 + 0.5, "{params:?}: {}", se / n);
+                let gain = if levels == 0 { 1.0 } else { 1.25 };
+                assert!(se / n <= gain * step * step / 4.0 + 0.5, "{params:?}, {levels} levels: {}", se / n);
             }
         }
         // Step 1/4: the DC coefficients escape, and still decode.
         let params = SketchParams { cell_log2: 1, keyframes: 2, q_luma: 1, q_chroma: 1 };
         let g = Geometry::new(w, h, t, &params).unwrap();
-        let coefs = transform::quantise(&g, &params, 0, &transform::analyse(&g, &targets(&frames, w, h, &g)), 0);
+        let coefs = transform::quantise(&g, &params, 0, 0, &transform::analyse(&g, 0, &targets(&frames, w, h, &g)), 0);
         assert!(coefs.iter().any(|c| c.symbol.abs() > 1000));
     }
 
@@ -693,7 +700,7 @@ mod tests {
             Sketch { payload: vec![1, 2, 3], ..ok.clone() },
             Sketch { payload: vec![0, 0, 0, 0], ..ok.clone() },
             Sketch { params: SketchParams { cell_log2: 0, ..p }, ..ok.clone() },
-            Sketch { params: SketchParams { cell_log2: 0, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0] }), payload: vec![0x5a; 4000], ..ok.clone() },
+            Sketch { params: SketchParams { cell_log2: 0, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0], levels: 0 }), payload: vec![0x5a; 4000], ..ok.clone() },
         ] {
             assert!(decode(&bad, 64, 64, 4).is_err(), "{bad:?}");
         }
@@ -701,7 +708,7 @@ mod tests {
         let big = Sketch { params: SketchParams { keyframes: 64, ..p }, ..ok.clone() };
         assert!(matches!(decode(&big, 4096, 4096, 64), Err(SketchError::OutOfRange { field: "samples", .. })));
         // A transform grid wider than 512 cells.
-        let wide = Sketch { params: SketchParams { cell_log2: 0, keyframes: 1, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0] }), ..ok };
+        let wide = Sketch { params: SketchParams { cell_log2: 0, keyframes: 1, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0], levels: 0 }), ..ok };
         assert!(decode(&wide, 1024, 8, 1).is_err());
     }
 }

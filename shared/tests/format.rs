@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{full_clip, minimal_clip, motion_clip, symbols, transform_clip};
+use common::{full_clip, minimal_clip, motion_clip, symbols, transform_clip, wavelet_clip};
 use lora_video_shared::entropy::{EntropyError, Prior, PriorKind};
 use lora_video_shared::format::*;
 use proptest::prelude::*;
@@ -55,7 +55,7 @@ fn every_section_round_trips() {
     only_sketch.header.metadata = None;
     let mut v1 = minimal_clip();
     v1.version = 1;
-    for clip in [minimal_clip(), full_clip(), transform_clip(), motion_clip(), only_scaling, only_metadata, only_sketch, v1] {
+    for clip in [minimal_clip(), full_clip(), transform_clip(), motion_clip(), wavelet_clip(false), wavelet_clip(true), only_scaling, only_metadata, only_sketch, v1] {
         let bytes = clip.to_bytes().unwrap();
         assert_eq!(bytes.len(), clip.len());
         let back = Bitstream::read(&bytes).unwrap();
@@ -75,7 +75,7 @@ fn typical_header_is_86_bytes_plus_4_crc() {
 
 #[test]
 fn every_truncation_is_an_error() {
-    for clip in [full_clip(), transform_clip(), motion_clip()] {
+    for clip in [full_clip(), transform_clip(), motion_clip(), wavelet_clip(false), wavelet_clip(true)] {
         let bytes = clip.to_bytes().unwrap();
         for n in 0..bytes.len() {
             assert!(Bitstream::read(&bytes[..n]).is_err(), "prefix of {n} bytes was accepted");
@@ -88,7 +88,7 @@ fn every_truncation_is_an_error() {
 
 #[test]
 fn every_bit_flip_is_detected() {
-    for clip in [full_clip(), transform_clip(), motion_clip()] {
+    for clip in [full_clip(), transform_clip(), motion_clip(), wavelet_clip(false), wavelet_clip(true)] {
         let bytes = clip.to_bytes().unwrap();
         for bit in 0..bytes.len() * 8 {
             let mut b = bytes.clone();
@@ -110,7 +110,7 @@ fn wrong_magic_version_flags_and_checksum() {
     let bytes = minimal_clip().to_bytes().unwrap();
     let png = b"\x89PNG\r\n\x1a\n0000000000";
     assert_eq!(Bitstream::read(png), Err(FormatError::BadMagic(*b"\x89PNG")));
-    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[5])), Err(FormatError::UnsupportedVersion(5)));
+    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[6])), Err(FormatError::UnsupportedVersion(6)));
     assert_eq!(Bitstream::read(&patch(&bytes, 4, &[0])), Err(FormatError::UnsupportedVersion(0)));
     assert_eq!(Bitstream::read(&patch(&bytes, 5, &[0x80])), Err(FormatError::UnknownFlags(0x80)));
     // Version 1 reads, and has no sketch flag.
@@ -125,7 +125,7 @@ fn wrong_magic_version_flags_and_checksum() {
     // Version 2 holds sample-coded sketches, version 3 transform-coded ones; a new clip
     // gets the version its sketch needs.
     assert_eq!((minimal_clip().version, full_clip().version, transform_clip().version, motion_clip().version), (3, 2, 3, 4));
-    for (mut clip, wrong) in [(full_clip(), 3), (transform_clip(), 2), (transform_clip(), 4), (motion_clip(), 3)] {
+    for (mut clip, wrong) in [(full_clip(), 3), (transform_clip(), 2), (transform_clip(), 4), (motion_clip(), 3), (motion_clip(), 5), (wavelet_clip(false), 3), (wavelet_clip(true), 4)] {
         clip.version = wrong;
         assert_eq!(field_of(clip.to_bytes().unwrap_err()), "version");
     }
@@ -138,6 +138,12 @@ fn wrong_magic_version_flags_and_checksum() {
     assert!(Bitstream::read(&recrc(patch(&transform, 4, &[4]))).is_err());
     let motion = motion_clip().to_bytes().unwrap();
     assert!(Bitstream::read(&recrc(patch(&motion, 4, &[3]))).is_err());
+    // Version 5 reads `levels` after decay: a version-4 sketch read as 5, or a version-5
+    // one read as 4, is an error.
+    assert!(Bitstream::read(&recrc(patch(&motion, 4, &[5]))).is_err());
+    for m in [false, true] {
+        assert!(Bitstream::read(&recrc(patch(&wavelet_clip(m).to_bytes().unwrap(), 4, &[4]))).is_err());
+    }
     let mut bad_crc = bytes.clone();
     *bad_crc.last_mut().unwrap() ^= 0xff;
     assert!(matches!(Bitstream::read(&bad_crc), Err(FormatError::Checksum { .. })));
@@ -220,6 +226,22 @@ fn hostile_sketch_sections_are_typed_errors() {
     assert_eq!(field_of(Bitstream::read(&recrc(patch(&v4, at + 2, &3u16.to_le_bytes()))).unwrap_err()), "motion payload_len");
     assert!(matches!(Bitstream::read(&recrc(patch(&v4, at + 2, &32768u16.to_le_bytes()))), Err(FormatError::Truncated { .. })));
     assert_eq!(sketch_err(recrc(patch(&v4, 87, &[1]))), "keyframes", "motion needs 2 keyframes");
+    // Version 5 (wavelet.lvc, wavelet-motion.lvc): levels 1..=8 after decay; without
+    // motion, the motion fields are all zero.
+    for m in [false, true] {
+        let v5 = wavelet_clip(m).to_bytes().unwrap();
+        assert_eq!(field_of(Bitstream::read(&recrc(patch(&v5, 96, &[0]))).unwrap_err()), "sketch levels");
+        assert_eq!(field_of(Bitstream::read(&recrc(patch(&v5, 96, &[9]))).unwrap_err()), "sketch levels");
+        assert!(Bitstream::read(&recrc(patch(&v5, 96, &[8]))).is_ok());
+        assert_eq!(Bitstream::read(&v5).unwrap().header.sketch.unwrap().motion.is_some(), m);
+    }
+    let v5 = wavelet_clip(false).to_bytes().unwrap();
+    let at = 86 + 13 + usize::from(u16::from_le_bytes([v5[97], v5[98]]));
+    assert_eq!(v5[at..at + 4], [0, 0, 0, 0]);
+    assert_eq!(field_of(Bitstream::read(&recrc(patch(&v5, at + 1, &[3]))).unwrap_err()), "motion scale and payload_len");
+    assert_eq!(field_of(Bitstream::read(&recrc(patch(&v5, at + 2, &[4]))).unwrap_err()), "motion scale and payload_len");
+    // Motion fields where there was none: the motion is checked (here, garbage).
+    assert!(Bitstream::read(&recrc(patch(&v5, at, &[6]))).is_err());
     // Damaged sketch payload under a valid checksum: the decode says so.
     let clip = Bitstream::read(&bytes).unwrap();
     let mut s = clip.header.sketch.clone().unwrap();

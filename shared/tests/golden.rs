@@ -18,7 +18,7 @@ use lora_video_shared::package::sha256;
 use lora_video_shared::to_hex;
 
 mod common;
-use common::{full_clip, minimal_clip, motion_clip, test_motion_sketch, test_sketch, test_transform_sketch, transform_clip};
+use common::{full_clip, minimal_clip, motion_clip, test_motion_sketch, test_sketch, test_transform_sketch, transform_clip, wavelet_clip};
 
 fn bless() -> bool {
     cfg!(not(target_arch = "wasm32")) && std::env::var_os("LVC_BLESS").is_some()
@@ -110,14 +110,17 @@ fn golden_files() {
     check_file("full.lvc", full_clip(), include_bytes!("golden/full.lvc"));
     check_file("transform.lvc", transform_clip(), include_bytes!("golden/transform.lvc"));
     check_file("motion.lvc", motion_clip(), include_bytes!("golden/motion.lvc"));
+    check_file("wavelet.lvc", wavelet_clip(false), include_bytes!("golden/wavelet.lvc"));
+    check_file("wavelet-motion.lvc", wavelet_clip(true), include_bytes!("golden/wavelet-motion.lvc"));
     assert_eq!(motion_clip().version, 4);
     assert_eq!(transform_clip().version, 3);
+    assert_eq!((wavelet_clip(false).version, wavelet_clip(true).version), (5, 5));
 }
 
 #[test]
 fn motion_sketch_decode() {
     use lora_video_shared::sketch;
-    let (s, decoded, field) = test_motion_sketch();
+    let (s, decoded, field) = test_motion_sketch(0);
     assert_eq!(sketch::decode(&s, 256, 256, 16).unwrap(), decoded);
     let m = s.motion.as_ref().unwrap();
     pin("motion_payload_sha256", &to_hex(&sha256(&m.payload)), "d028a8e3d6e24821b934eb83ad2ead0d94fe919380353fcaa5cc1d6d0266f504");
@@ -133,12 +136,28 @@ fn motion_sketch_decode() {
 #[test]
 fn transform_sketch_decode() {
     use lora_video_shared::sketch;
-    let (s, decoded) = test_transform_sketch();
+    let (s, decoded) = test_transform_sketch(0);
     assert_eq!(sketch::decode(&s, 256, 256, 16).unwrap(), decoded);
     pin("transform_sketch_payload_sha256", &to_hex(&sha256(&s.payload)), "9a8945c6a50fe46870172ad55c26aeb297aac7da8160bed26d9176d29dd0d122");
     let samples: Vec<u8> = decoded.iter().flat_map(|kf| kf.iter().flat_map(|p| p.data.iter().copied())).collect();
     pin("transform_sketch_samples_sha256", &to_hex(&sha256(&samples)), "3125fdf973da99e8f188e34be5da32b4e25a6b7d7bbc1769534ab659c2a8161e");
-    pin("transform_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[11, 11] Some(Transform { tilt: 16, decay: [16, 12] })");
+    pin("transform_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[11, 11] Some(Transform { tilt: 16, decay: [16, 12], levels: 0 })");
+}
+
+#[test]
+fn wavelet_sketch_decode() {
+    use lora_video_shared::sketch;
+    let (s, decoded) = test_transform_sketch(3);
+    assert_eq!(sketch::decode(&s, 256, 256, 16).unwrap(), decoded);
+    pin("wavelet_sketch_payload_sha256", &to_hex(&sha256(&s.payload)), "31d4cc7fa6ee38dfd6e4b1e04401e3b171d7a0ba1d8ac629bd5494bd9da39745");
+    let samples: Vec<u8> = decoded.iter().flat_map(|kf| kf.iter().flat_map(|p| p.data.iter().copied())).collect();
+    pin("wavelet_sketch_samples_sha256", &to_hex(&sha256(&samples)), "e0377f051c55f8c91d80cf1a1ddb522bc573187fd9a648fc24e37347ddb24ef2");
+    let (s, decoded, _) = test_motion_sketch(3);
+    assert_eq!(sketch::decode(&s, 256, 256, 16).unwrap(), decoded);
+    pin("wavelet_motion_sketch_payload_sha256", &to_hex(&sha256(&s.payload)), "8f5073cd04b6d842c0eff1261bd226c7173a384c892e3569e49ac9e915370dee");
+    let samples: Vec<u8> = decoded.iter().flat_map(|kf| kf.iter().flat_map(|p| p.data.iter().copied())).collect();
+    pin("wavelet_motion_sketch_samples_sha256", &to_hex(&sha256(&samples)), "da1a9afe4660e13a60e15391c58a3ec6f95843a6b07e9d6a9cf0f8d4f99719e8");
+    pin("wavelet_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[32, 16] Some(Transform { tilt: 16, decay: [48, 12], levels: 3 })");
 }
 
 #[test]

@@ -73,16 +73,16 @@ proptest! {
     #[test]
     fn transform_sketches_round_trip_and_garbage_never_panics(
         (w, h, t) in (4usize..40, 4usize..40, 1usize..6), cell_log2 in 0u8..3, k in 1u8..4, q in 1u8..=128, tilt in any::<u8>(),
-        dz in 0i32..32, seed in any::<u32>(), garbage in proptest::collection::vec(any::<u8>(), 0..128)
+        dz in 0i32..32, levels in 0u8..4, seed in any::<u32>(), garbage in proptest::collection::vec(any::<u8>(), 0..128)
     ) {
         let p = SketchParams { cell_log2, keyframes: k.min(t as u8), q_luma: q, q_chroma: q.saturating_add(7).min(128) };
         let g = Geometry::new(w, h, t, &p).unwrap();
         let mut x = seed;
         let mut plane = |(pw, ph): (usize, usize)| Plane { width: pw, height: ph, data: (0..pw * ph).map(|_| { x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223); (x >> 24) as u8 }).collect() };
         let targets: Vec<Keyframe> = (0..g.keyframes).map(|_| [plane(g.luma), plane(g.chroma), plane(g.chroma)]).collect();
-        let (s, decoded) = sketch::encode_transform(&g, p, tilt, 26, &sketch::transform::analyse(&g, &targets), dz);
+        let (s, decoded) = sketch::encode_transform(&g, p, tilt, levels, 26, &sketch::transform::analyse(&g, levels, &targets), dz);
         prop_assert_eq!(sketch::decode(&s, w, h, t).unwrap(), decoded);
-        let hostile = Sketch { payload: garbage.chunks_exact(4).flatten().copied().collect(), transform: Some(Transform { tilt, decay: [garbage.len() as u8, tilt] }), ..s };
+        let hostile = Sketch { payload: garbage.chunks_exact(4).flatten().copied().collect(), transform: Some(Transform { tilt, decay: [garbage.len() as u8, tilt], levels }), ..s };
         if let Ok(kf) = sketch::decode(&hostile, w, h, t) {
             prop_assert_eq!(kf.len(), g.keyframes);
         }
@@ -95,7 +95,7 @@ proptest! {
             }
             let motion = sketch::motion::encode(&field);
             prop_assert_eq!(&sketch::motion::decode(&motion, w, h, g.keyframes).unwrap(), &field);
-            let (s, decoded) = sketch::encode_predicted(&g, p, tilt, 26, &targets, &field, &motion, dz);
+            let (s, decoded) = sketch::encode_predicted(&g, p, tilt, levels, 26, &targets, &field, &motion, dz);
             prop_assert_eq!(sketch::decode(&s, w, h, t).unwrap(), decoded);
             let hostile = Sketch { motion: Some(sketch::Motion { payload: garbage.chunks_exact(4).flatten().copied().collect(), ..motion }), ..s };
             if let Ok(kf) = sketch::decode(&hostile, w, h, t) {

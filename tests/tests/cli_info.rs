@@ -44,7 +44,12 @@ fn clip_info_text_and_json() {
     // Version 3: a transform-coded sketch.
     let path = scratch("transform.lvc", include_bytes!("../../shared/tests/golden/transform.lvc"));
     let text = info(&[path.to_str().unwrap()]).unwrap();
-    for want in ["bitstream v3", "sketch     4 keyframes of 4-pixel cells, transform-coded (tilt 16), q 70/80"] {
+    for want in ["bitstream v3", "sketch     4 keyframes of 4-pixel cells, DCT-coded (tilt 16), q 70/80"] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }    // Version 5: a wavelet sketch with motion.
+    let path = scratch("wavelet-motion.lvc", include_bytes!("../../shared/tests/golden/wavelet-motion.lvc"));
+    let text = info(&[path.to_str().unwrap()]).unwrap();
+    for want in ["bitstream v5", "4 keyframes of 4-pixel cells, wavelet-coded (3 levels, tilt 16), predicted along motion on 64-pixel blocks"] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
 }

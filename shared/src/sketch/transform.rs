@@ -11,6 +11,7 @@ use constriction::stream::stack::DefaultAnsCoder;
 use constriction::stream::{Decode, Encode};
 
 use super::motion::{Bilinear, Field};
+use super::wavelet;
 use super::{Geometry, Keyframe, Plane, SketchError, SketchParams};
 use crate::entropy::{Prior, PriorKind, MIN_SCALE, PRECISION};
 
@@ -27,12 +28,14 @@ pub const CONTEXTS: usize = 9;
 pub const MAX_SIDE: usize = 512;
 
 /// The transform's parameters beside `SketchParams`: `tilt` (the steps grow by tilt/4
-/// per unit of frequency a/K + b/h + c/w) and `decay` (per plane kind, luma and chroma:
-/// the Laplace scale halves every 64/decay bands).
+/// per unit of frequency a/K + b/h + c/w), `decay` (per plane kind, luma and chroma:
+/// the Laplace scale halves every 64/decay bands) and `levels` (0: the spatial DCT,
+/// versions 3 and 4; 1..=8: the CDF 9/7 wavelet with that many levels, version 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Transform {
     pub tilt: u8,
     pub decay: [u8; 2],
+    pub levels: u8,
 }
 
 /// The shape of one plane's volume: keyframes, rows, columns.
@@ -41,6 +44,8 @@ struct Volume {
     k: usize,
     h: usize,
     w: usize,
+    /// Wavelet levels in space (0: the DCT).
+    levels: u8,
 }
 
 impl Volume {
@@ -48,9 +53,14 @@ impl Volume {
         self.k * self.h * self.w
     }
 
-    /// a/K + b/h + c/w as a fraction num / den.
+    /// a/K + b/h + c/w as a fraction num / den; with the wavelet, a/K plus the
+    /// position's `wavelet::frequency`.
     fn frequency(&self, a: usize, b: usize, c: usize) -> (u64, u64) {
         let (k, h, w) = (self.k as u64, self.h as u64, self.w as u64);
+        if self.levels > 0 {
+            let den = 1u64 << (self.levels + 2);
+            return (a as u64 * den + k * wavelet::frequency(self.h, self.w, self.levels, b, c), k * den);
+        }
         (a as u64 * h * w + b as u64 * k * w + c as u64 * k * h, k * h * w)
     }
 
@@ -79,16 +89,19 @@ pub fn base_step(q: u8) -> f64 {
 }
 
 /// The plane volumes of a geometry: Y, Cb, Cr.
-fn volumes(g: &Geometry) -> [Volume; 3] {
+fn volumes(g: &Geometry, levels: u8) -> [Volume; 3] {
     let (k, (lw, lh), (cw, ch)) = (g.keyframes, g.luma, g.chroma);
-    [Volume { k, h: lh, w: lw }, Volume { k, h: ch, w: cw }, Volume { k, h: ch, w: cw }]
+    [Volume { k, h: lh, w: lw, levels }, Volume { k, h: ch, w: cw, levels }, Volume { k, h: ch, w: cw, levels }]
 }
 
-/// Checks the transform's limits on a geometry.
-pub fn check(g: &Geometry) -> Result<(), SketchError> {
+/// Checks the transform's limits on a geometry: its grid side and its levels.
+pub fn check(g: &Geometry, t: &Transform) -> Result<(), SketchError> {
     let side = g.luma.0.max(g.luma.1);
     if side > MAX_SIDE {
         return Err(super::range("grid side", side as u64, "at most 512 cells"));
+    }
+    if t.levels > wavelet::MAX_LEVELS {
+        return Err(super::range("levels", t.levels, "0..=8"));
     }
     Ok(())
 }
@@ -106,9 +119,30 @@ fn basis(n: usize) -> Vec<f64> {
     m
 }
 
-/// The forward transform of samples `x` (K x h x w, already minus 128).
+/// The forward transform of samples `x` (K x h x w, already minus 128): in space (the
+/// DCT, or the wavelet on each keyframe), then along t.
 fn forward(v: &Volume, x: &[f64]) -> Vec<f64> {
-    let (bt, by, bx) = (basis(v.k), basis(v.h), basis(v.w));
+    let rows = if v.levels == 0 {
+        forward_dct(v, x)
+    } else {
+        let mut y = x.to_vec();
+        y.chunks_exact_mut(v.h * v.w).for_each(|p| wavelet::forward(p, v.h, v.w, v.levels));
+        y
+    };
+    let bt = basis(v.k);
+    let plane = v.h * v.w;
+    let mut out = vec![0.0; v.len()]; // [a][b][c]
+    for a in 0..v.k {
+        for j in 0..plane {
+            out[a * plane + j] = (0..v.k).map(|k| bt[a * v.k + k] * rows[k * plane + j]).sum();
+        }
+    }
+    out
+}
+
+/// The spatial DCT of each keyframe of `x`: along x, then y.
+fn forward_dct(v: &Volume, x: &[f64]) -> Vec<f64> {
+    let (by, bx) = (basis(v.h), basis(v.w));
     let mut cols = vec![0.0; v.len()]; // [k][y][c]
     for r in 0..v.k * v.h {
         for c in 0..v.w {
@@ -123,20 +157,17 @@ fn forward(v: &Volume, x: &[f64]) -> Vec<f64> {
             }
         }
     }
-    let plane = v.h * v.w;
-    let mut out = vec![0.0; v.len()]; // [a][b][c]
-    for a in 0..v.k {
-        for j in 0..plane {
-            out[a * plane + j] = (0..v.k).map(|k| bt[a * v.k + k] * rows[k * plane + j]).sum();
-        }
-    }
-    out
+    rows
 }
 
 /// The inverse transform of dequantised coefficients (a, b, c order) to samples, with 128
 /// added, rounded and clamped to 0..=255. Sums run in increasing index order; zero terms
-/// are skipped (which leaves every sum as it is).
+/// are skipped (which leaves every sum as it is). The DCT runs along x, y, then t; the
+/// wavelet's inverse along t, then the wavelet on each keyframe.
 fn inverse(v: &Volume, coef: &[f64]) -> Vec<u8> {
+    if v.levels > 0 {
+        return inverse_wavelet(v, coef);
+    }
     let (bt, by, bx) = (basis(v.k), basis(v.h), basis(v.w));
     let plane = v.h * v.w;
     // 1. Along x: row (a, b) -> rx[a][b][x].
@@ -191,6 +222,28 @@ fn inverse(v: &Volume, coef: &[f64]) -> Vec<u8> {
     out
 }
 
+fn inverse_wavelet(v: &Volume, coef: &[f64]) -> Vec<u8> {
+    let bt = basis(v.k);
+    let plane = v.h * v.w;
+    let live: Vec<usize> = (0..v.k).filter(|&a| coef[a * plane..][..plane].iter().any(|&c| c != 0.0)).collect();
+    let mut out = vec![0u8; v.len()];
+    let mut acc = vec![0.0; plane];
+    for k in 0..v.k {
+        acc.iter_mut().for_each(|s| *s = 0.0);
+        for &a in &live {
+            let f = bt[a * v.k + k];
+            for (s, &c) in acc.iter_mut().zip(&coef[a * plane..][..plane]) {
+                *s += f * c;
+            }
+        }
+        wavelet::inverse(&mut acc, v.h, v.w, v.levels);
+        for (o, &s) in out[k * plane..][..plane].iter_mut().zip(&acc) {
+            *o = libm::round(s + 128.0).clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
 /// One coded coefficient: its symbol r, band, neighbour context and plane kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Coefficient {
@@ -205,9 +258,9 @@ const MAX_SYMBOL: i64 = ESCAPE as i64 + (1 << (MAX_PREFIX + 1)) - 2;
 
 /// Walks every coefficient in coding order (planes Y, Cb, Cr; a; b; c), `symbol(plane,
 /// index, band, context, chroma)` giving each: the symbols, one vector per plane.
-fn walk<E>(g: &Geometry, mut symbol: impl FnMut(usize, usize, usize, usize, bool) -> Result<i32, E>) -> Result<Vec<Vec<i32>>, E> {
+fn walk<E>(g: &Geometry, levels: u8, mut symbol: impl FnMut(usize, usize, usize, usize, bool) -> Result<i32, E>) -> Result<Vec<Vec<i32>>, E> {
     let mut out = Vec::with_capacity(3);
-    for (pi, v) in volumes(g).iter().enumerate() {
+    for (pi, v) in volumes(g, levels).iter().enumerate() {
         let mut sym = vec![0i32; v.len()];
         for a in 0..v.k {
             for b in 0..v.h {
@@ -225,8 +278,8 @@ fn walk<E>(g: &Geometry, mut symbol: impl FnMut(usize, usize, usize, usize, bool
 
 /// The keyframes of the symbols (one vector per plane): dequantised (r times the step)
 /// and inverse-transformed.
-fn rebuild(g: &Geometry, p: &SketchParams, tilt: u8, symbols: &[Vec<i32>]) -> Vec<Keyframe> {
-    let vols = volumes(g);
+fn rebuild(g: &Geometry, p: &SketchParams, tilt: u8, levels: u8, symbols: &[Vec<i32>]) -> Vec<Keyframe> {
+    let vols = volumes(g, levels);
     let planes: Vec<Vec<u8>> = vols
         .iter()
         .zip(symbols)
@@ -248,8 +301,8 @@ fn rebuild(g: &Geometry, p: &SketchParams, tilt: u8, symbols: &[Vec<i32>]) -> Ve
 }
 
 /// The transform of `targets` (one keyframe each), one vector per plane: what `quantise` reads.
-pub fn analyse(g: &Geometry, targets: &[Keyframe]) -> Vec<Vec<f64>> {
-    volumes(g)
+pub fn analyse(g: &Geometry, levels: u8, targets: &[Keyframe]) -> Vec<Vec<f64>> {
+    volumes(g, levels)
         .iter()
         .enumerate()
         .map(|(pi, v)| {
@@ -301,9 +354,9 @@ fn add(pred: &[Vec<f32>; 3], residual: &Keyframe) -> Keyframe {
 
 /// Codes `targets` as predicted layers (`layer`) in closed loop: the coefficients in
 /// coding order and the keyframes a decoder rebuilds.
-pub fn quantise_predicted(g: &Geometry, p: &SketchParams, tilt: u8, targets: &[Keyframe], field: &Field, dz: i32) -> (Vec<Coefficient>, Vec<Keyframe>) {
+pub fn quantise_predicted(g: &Geometry, p: &SketchParams, tilt: u8, levels: u8, targets: &[Keyframe], field: &Field, dz: i32) -> (Vec<Coefficient>, Vec<Keyframe>) {
     let one = layer(g);
-    let vols = volumes(&one);
+    let vols = volumes(&one, levels);
     let (mut coefs, mut decoded): (Vec<Coefficient>, Vec<Keyframe>) = (Vec::with_capacity(g.samples()), Vec::with_capacity(g.keyframes));
     for (k, target) in targets.iter().enumerate() {
         let pred = predict(g, decoded.last(), field, k);
@@ -313,8 +366,8 @@ pub fn quantise_predicted(g: &Geometry, p: &SketchParams, tilt: u8, targets: &[K
                 forward(&vols[pi], &x)
             })
             .collect();
-        let layer_coefs = quantise(&one, p, tilt, &analysed, dz);
-        decoded.push(add(&pred, &reconstruct(&one, p, tilt, &layer_coefs).pop().expect("one keyframe")));
+        let layer_coefs = quantise(&one, p, tilt, levels, &analysed, dz);
+        decoded.push(add(&pred, &reconstruct(&one, p, tilt, levels, &layer_coefs).pop().expect("one keyframe")));
         coefs.extend(layer_coefs);
     }
     (coefs, decoded)
@@ -322,10 +375,10 @@ pub fn quantise_predicted(g: &Geometry, p: &SketchParams, tilt: u8, targets: &[K
 
 /// Quantises the coefficients `analyse` gave: the symbols in coding order, |r| =
 /// floor(|C| / step + 1/2 - dz/64).
-pub fn quantise(g: &Geometry, p: &SketchParams, tilt: u8, coefs: &[Vec<f64>], dz: i32) -> Vec<Coefficient> {
-    let vols = volumes(g);
+pub fn quantise(g: &Geometry, p: &SketchParams, tilt: u8, levels: u8, coefs: &[Vec<f64>], dz: i32) -> Vec<Coefficient> {
+    let vols = volumes(g, levels);
     let mut out = Vec::with_capacity(g.samples());
-    walk::<()>(g, |pi, i, band, context, chroma| {
+    walk::<()>(g, levels, |pi, i, band, context, chroma| {
         let v = vols[pi];
         let step = v.step_at(if chroma { p.q_chroma } else { p.q_luma }, tilt, i);
         let m = (coefs[pi][i].abs() / step + 0.5 - f64::from(dz) / 64.0).floor().clamp(0.0, MAX_SYMBOL as f64) as i32;
@@ -338,10 +391,10 @@ pub fn quantise(g: &Geometry, p: &SketchParams, tilt: u8, coefs: &[Vec<f64>], dz
 }
 
 /// The keyframes a decoder rebuilds from quantised coefficients (coding order).
-pub fn reconstruct(g: &Geometry, p: &SketchParams, tilt: u8, coefs: &[Coefficient]) -> Vec<Keyframe> {
+pub fn reconstruct(g: &Geometry, p: &SketchParams, tilt: u8, levels: u8, coefs: &[Coefficient]) -> Vec<Keyframe> {
     let mut it = coefs.iter();
-    let symbols = walk::<()>(g, |_, _, _, _, _| Ok(it.next().expect("one coefficient per sample").symbol)).expect("cannot fail");
-    rebuild(g, p, tilt, &symbols)
+    let symbols = walk::<()>(g, levels, |_, _, _, _, _| Ok(it.next().expect("one coefficient per sample").symbol)).expect("cannot fail");
+    rebuild(g, p, tilt, levels, &symbols)
 }
 
 /// The Laplace of a plane kind's base scale, decay, band and context: b = scale/32 (1 +
@@ -453,14 +506,14 @@ pub fn entropy_code(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2]) -> Ve
 
 /// Decodes a payload to keyframes; with a motion field, to predicted layers (`layer`).
 pub fn decode(g: &Geometry, p: &SketchParams, t: &Transform, scale: [u8; 2], payload: &[u8], field: Option<&Field>) -> Result<Vec<Keyframe>, SketchError> {
-    check(g)?;
+    check(g, t)?;
     let m = [models(scale[0], t.decay[0]), models(scale[1], t.decay[1])];
     let prefix = DefaultUniformModel::new(MAX_PREFIX + 1);
     let words: Vec<u32> = payload.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     let mut coder = DefaultAnsCoder::from_compressed(words).map_err(|_| SketchError::Corrupt("last word is zero"))?;
     let corrupt = |_| SketchError::Corrupt("ANS decoding failed");
     let mut symbols = |g: &Geometry| {
-        walk(g, |_, _, band, ctx, chroma| {
+        walk(g, t.levels, |_, _, band, ctx, chroma| {
             let s = coder.decode_symbol(&m[usize::from(chroma)][band * CONTEXTS + ctx]).map_err(corrupt)? as i32 - ESCAPE;
             if s.abs() < ESCAPE {
                 return Ok(s);
@@ -472,12 +525,12 @@ pub fn decode(g: &Geometry, p: &SketchParams, t: &Transform, scale: [u8; 2], pay
         })
     };
     let out = match field {
-        None => rebuild(g, p, t.tilt, &symbols(g)?),
+        None => rebuild(g, p, t.tilt, t.levels, &symbols(g)?),
         Some(field) => {
             let one = layer(g);
             let mut out: Vec<Keyframe> = Vec::with_capacity(g.keyframes);
             for k in 0..g.keyframes {
-                let rebuilt = rebuild(&one, p, t.tilt, &symbols(&one)?).pop().expect("one keyframe");
+                let rebuilt = rebuild(&one, p, t.tilt, t.levels, &symbols(&one)?).pop().expect("one keyframe");
                 out.push(add(&predict(g, out.last(), field, k), &rebuilt));
             }
             out
@@ -495,11 +548,13 @@ mod tests {
 
     #[test]
     fn the_transform_inverts() {
-        let v = Volume { k: 3, h: 5, w: 7 };
+        for levels in [0, 2] {
+        let v = Volume { k: 3, h: 5, w: 7, levels };
         let x: Vec<f64> = (0..v.len()).map(|i| ((i * 37) % 200) as f64 - 100.0).collect();
         let back = inverse(&v, &forward(&v, &x));
         for (a, b) in back.iter().zip(&x) {
             assert_eq!(f64::from(*a), b + 128.0);
+        }
         }
     }
 
@@ -515,7 +570,7 @@ mod tests {
 
     #[test]
     fn steps_grow_with_frequency() {
-        let v = Volume { k: 4, h: 8, w: 8 };
+        let v = Volume { k: 4, h: 8, w: 8, levels: 0 };
         assert_eq!(v.step(48, 0, 3, 7, 7), 2.0);
         assert_eq!(v.step(48, 16, 0, 0, 0), 2.0);
         assert_eq!(v.step(48, 16, 2, 4, 4), 2.0 * (1.0 + 4.0 * 1.5));
