@@ -1,11 +1,12 @@
-//! The sketch's own rate-distortion, before the model, for 16 frames of a clip (any input
-//! `encode` reads, from frame `--start N`, covering 256x256 as `encode --size` does): what
+//! The sketch's own rate-distortion, before the model, for 16 frames of a clip (or
+//! `--frames N`; any input `encode` reads, from frame `--start N`, covering 256x256 as
+//! `encode --size` does): what
 //! `sketch::search` picks at each budget (`2400`) or trade-off (`l=20000`; none given:
 //! the default without a budget), its bytes and the PSNR of its decode (upsampled and
 //! blended, as the model's condition) against the frames. `--sweep` prints every setting
 //! the search tries as CSV first. Transform-coded sketches (version 3), or with
 //! `--samples` predicted samples (version 2).
-//! `cargo run --release -p lora-video --example sketch_rd -- CLIP [--start N] [--samples] [--sweep] [2400 l=20000 ...]`
+//! `cargo run --release -p lora-video --example sketch_rd -- CLIP [--start N] [--frames N] [--samples] [--sweep] [2400 l=20000 ...]`
 
 use std::path::Path;
 
@@ -15,11 +16,14 @@ use lora_video::sketch::{self, Target};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(path) = args.first() else { return Err("usage: sketch_rd CLIP [--start N] [--sweep] [BYTES | l=LAMBDA ...]".into()) };
-    let start = match args.iter().position(|a| a == "--start") {
-        Some(i) => args.get(i + 1).ok_or("--start needs a frame")?.parse()?,
-        None => 0,
+    let value = |flag: &str, default: usize| -> Result<usize, Box<dyn std::error::Error>> {
+        match args.iter().position(|a| a == flag) {
+            Some(i) => Ok(args.get(i + 1).ok_or(format!("{flag} needs a number"))?.parse()?),
+            None => Ok(default),
+        }
     };
-    let video = media::read(Path::new(path), Select { start, count: 16 }, (24, 1))?;
+    let (start, count) = (value("--start", 0)?, value("--frames", 16)?);
+    let video = media::read(Path::new(path), Select { start, count }, (24, 1))?;
     let frames: Vec<_> = video.frames.iter().map(|f| media::cover(f, 256, 256)).collect();
     let frames = &frames;
     let transform = !args.iter().any(|a| a == "--samples");
@@ -27,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rest = args[1..].iter();
     while let Some(a) = rest.next() {
         match a.as_str() {
-            "--start" => {
+            "--start" | "--frames" => {
                 rest.next();
             }
             "--samples" => {}

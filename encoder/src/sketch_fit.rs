@@ -149,16 +149,15 @@ pub fn targets(frames: &[&[u8]], width: usize, height: usize, g: &Geometry) -> V
     Spatial::new(frames, width, height, g.cell).targets(g)
 }
 
-/// The squared error, summed over every RGB8 sample, of the decoded keyframes `kf`
-/// upsampled and blended as a decoder does (along `motion`, if any), against the clip's
-/// frames. Frames blend neighbouring keyframes in order, so two upsampled keyframes are
-/// held at a time.
-pub fn squared_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: usize, g: &Geometry, motion: Option<&Field>) -> f64 {
+/// Calls `each(frame, image)` for every frame of the clip with the decoded keyframes
+/// `kf` upsampled and blended as a decoder does (along `motion`, if any): `image` is
+/// planar RGB in 0..=1, `width` x `height`. Frames blend neighbouring keyframes in
+/// order, so two upsampled keyframes are held at a time.
+pub fn for_each_frame(kf: &[Keyframe], g: &Geometry, motion: Option<&Field>, width: usize, height: usize, mut each: impl FnMut(usize, &[f32])) {
     let cell = (g.cell as f32, g.cell as f32);
-    let n = width * height;
     let mut held: Vec<(usize, Vec<f32>)> = Vec::with_capacity(2);
-    let mut sum = 0.0;
-    for ((a, b, u), f) in sketch::frame_weights(g, g.frames).into_iter().zip(frames) {
+    let mut blended = Vec::new();
+    for (f, (a, b, u)) in sketch::frame_weights(g, g.frames).into_iter().enumerate() {
         held.retain(|(k, _)| *k == a || *k == b);
         for k in [a, b] {
             if !held.iter().any(|(h, _)| *h == k) {
@@ -167,18 +166,30 @@ pub fn squared_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: us
         }
         let image = |k: usize| &held.iter().find(|(h, _)| *h == k).expect("held").1;
         let (ia, ib) = (image(a), image(b));
-        let moved = motion.filter(|_| u != 0.0).map(|m| m.between(a, ia, ib, u, (1.0, 1.0), width, height));
-        for (i, p) in f.chunks_exact(3).take(n).enumerate() {
+        match motion.filter(|_| u != 0.0) {
+            Some(m) => blended = m.between(a, ia, ib, u, (1.0, 1.0), width, height),
+            None => {
+                blended.clear();
+                blended.extend(ia.iter().zip(ib).map(|(&x, &y)| (1.0 - u) * x + u * y));
+            }
+        }
+        each(f, &blended);
+    }
+}
+
+/// The squared error, summed over every RGB8 sample, of the decoded keyframes `kf`
+/// upsampled and blended as a decoder does (`for_each_frame`) against the clip's frames.
+pub fn squared_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: usize, g: &Geometry, motion: Option<&Field>) -> f64 {
+    let n = width * height;
+    let mut sum = 0.0;
+    for_each_frame(kf, g, motion, width, height, |f, image| {
+        for (i, p) in frames[f].chunks_exact(3).take(n).enumerate() {
             for (c, &v) in p.iter().enumerate() {
-                let decoded = match &moved {
-                    Some(m) => m[c * n + i],
-                    None => (1.0 - u) * ia[c * n + i] + u * ib[c * n + i],
-                };
-                let d = decoded * 255.0 - f32::from(v);
+                let d = image[c * n + i] * 255.0 - f32::from(v);
                 sum += f64::from(d * d);
             }
         }
-    }
+    });
     sum
 }
 

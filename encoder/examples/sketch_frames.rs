@@ -1,0 +1,33 @@
+//! A clip's sketch as a decoder reads it, before TAEF2 and the model: its keyframes
+//! upsampled and blended in time (along its motion, if any), written as frames. Beside
+//! `sketch_latents` (the same through TAEF2's round trip) and the decode, it tells what
+//! the sketch itself gives.
+//! `cargo run --release -p lora-video --example sketch_frames -- CLIP.lvc OUT.y4m`
+
+use std::path::Path;
+
+use lora_video::decode::read_clip;
+use lora_video::{output, sketch_fit};
+use lora_video_shared::model::render::Frames;
+use lora_video_shared::sketch::{self, motion, Geometry};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [clip, out] = args.as_slice() else { return Err("usage: sketch_frames CLIP.lvc OUT.y4m".into()) };
+    let h = read_clip(Path::new(clip))?.header;
+    let s = h.sketch.as_ref().ok_or("the clip has no sketch")?;
+    let (w, ht, n) = (usize::from(h.width), usize::from(h.height), usize::from(h.frames));
+    let g = Geometry::new(w, ht, n, &s.params)?;
+    let kf = sketch::decode(s, w, ht, n)?;
+    let field = s.motion.as_ref().map(|m| motion::decode(m, w, ht, g.keyframes)).transpose()?;
+    let mut rgb = vec![0u8; w * ht * n * 3];
+    sketch_fit::for_each_frame(&kf, &g, field.as_ref(), w, ht, |f, image| {
+        for (i, px) in rgb[f * w * ht * 3..][..w * ht * 3].chunks_exact_mut(3).enumerate() {
+            for (c, v) in px.iter_mut().enumerate() {
+                *v = (image[c * w * ht + i] * 255.0).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    });
+    output::write(Path::new(out), &Frames { width: w, height: ht, count: n, rgb }, (h.fps.num, h.fps.den))?;
+    Ok(())
+}
