@@ -228,7 +228,7 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
             let counts = (1..=PREDICTED_KEYFRAMES[PREDICTED_KEYFRAMES.len() - 1]).filter(|k| TRANSFORM_KEYFRAMES.contains(k) || PREDICTED_KEYFRAMES.contains(k));
             for keyframes in counts.filter(|&k| usize::from(k) <= clip.frames.len()) {
                 let Ok((_, g)) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }) else { continue };
-                if sketch::transform::check(&g, &sketch::Transform { tilt: 0, decay: [0, 0], levels: 0 }).is_err() {
+                if sketch::transform::check_grid(&g).is_err() {
                     continue;
                 }
                 let levels_of = |wavelet: bool| if wavelet { wavelet_levels(&g) } else { 0 };

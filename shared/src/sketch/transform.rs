@@ -94,14 +94,20 @@ fn volumes(g: &Geometry, levels: u8) -> [Volume; 3] {
     [Volume { k, h: lh, w: lw, levels }, Volume { k, h: ch, w: cw, levels }, Volume { k, h: ch, w: cw, levels }]
 }
 
-/// Checks the transform's limits on a geometry: its grid side and its levels.
+/// Checks the transform's limits on a geometry: its grid side (`check_grid`) and its levels.
 pub fn check(g: &Geometry, t: &Transform) -> Result<(), SketchError> {
+    check_grid(g)?;
+    if t.levels > wavelet::MAX_LEVELS {
+        return Err(super::range("levels", t.levels, "0..=8"));
+    }
+    Ok(())
+}
+
+/// Checks that a geometry's grid sides are at most MAX_SIDE.
+pub fn check_grid(g: &Geometry) -> Result<(), SketchError> {
     let side = g.luma.0.max(g.luma.1);
     if side > MAX_SIDE {
         return Err(super::range("grid side", side as u64, "at most 512 cells"));
-    }
-    if t.levels > wavelet::MAX_LEVELS {
-        return Err(super::range("levels", t.levels, "0..=8"));
     }
     Ok(())
 }
