@@ -117,16 +117,22 @@ fn golden_files() {
     assert_eq!((wavelet_clip(false).version, wavelet_clip(true).version), (5, 5));
 }
 
+/// Decodes a coded sketch of the golden clip as written and pins its payload and samples
+/// (`{name}_payload_sha256`, `{name}_samples_sha256`).
+fn pin_sketch(name: &str, s: &lora_video_shared::sketch::Sketch, decoded: &[lora_video_shared::sketch::Keyframe], payload: &str, samples: &str) {
+    assert_eq!(&lora_video_shared::sketch::decode(s, 256, 256, 16).unwrap(), decoded, "{name}");
+    pin(&format!("{name}_payload_sha256"), &to_hex(&sha256(&s.payload)), payload);
+    let bytes: Vec<u8> = decoded.iter().flat_map(|kf| kf.iter().flat_map(|p| p.data.iter().copied())).collect();
+    pin(&format!("{name}_samples_sha256"), &to_hex(&sha256(&bytes)), samples);
+}
+
 #[test]
 fn motion_sketch_decode() {
     use lora_video_shared::sketch;
     let (s, decoded, field) = test_motion_sketch(0);
-    assert_eq!(sketch::decode(&s, 256, 256, 16).unwrap(), decoded);
     let m = s.motion.as_ref().unwrap();
     pin("motion_payload_sha256", &to_hex(&sha256(&m.payload)), "d028a8e3d6e24821b934eb83ad2ead0d94fe919380353fcaa5cc1d6d0266f504");
-    pin("motion_sketch_payload_sha256", &to_hex(&sha256(&s.payload)), "048628e864141bd166ee3a1b248c5bbd90d6ba02affd2d9feb21b3b4a82bf831");
-    let samples: Vec<u8> = decoded.iter().flat_map(|kf| kf.iter().flat_map(|p| p.data.iter().copied())).collect();
-    pin("motion_sketch_samples_sha256", &to_hex(&sha256(&samples)), "b5ee45bbc40067f9374a8847686bcc3b0dbb5da20bb32275cd12a9cc22329609");
+    pin_sketch("motion_sketch", &s, &decoded, "048628e864141bd166ee3a1b248c5bbd90d6ba02affd2d9feb21b3b4a82bf831", "b5ee45bbc40067f9374a8847686bcc3b0dbb5da20bb32275cd12a9cc22329609");
     // A frame between keyframes 1 and 2, moved along the field, at another size.
     let (a, b) = (sketch::upsample_rgb(&decoded[1], (2.5, 1.5), 160, 96), sketch::upsample_rgb(&decoded[2], (2.5, 1.5), 160, 96));
     let mid = field.between(1, &a, &b, 0.4, (0.625, 0.375), 160, 96);
@@ -135,29 +141,18 @@ fn motion_sketch_decode() {
 
 #[test]
 fn transform_sketch_decode() {
-    use lora_video_shared::sketch;
     let (s, decoded) = test_transform_sketch(0);
-    assert_eq!(sketch::decode(&s, 256, 256, 16).unwrap(), decoded);
-    pin("transform_sketch_payload_sha256", &to_hex(&sha256(&s.payload)), "9a8945c6a50fe46870172ad55c26aeb297aac7da8160bed26d9176d29dd0d122");
-    let samples: Vec<u8> = decoded.iter().flat_map(|kf| kf.iter().flat_map(|p| p.data.iter().copied())).collect();
-    pin("transform_sketch_samples_sha256", &to_hex(&sha256(&samples)), "3125fdf973da99e8f188e34be5da32b4e25a6b7d7bbc1769534ab659c2a8161e");
+    pin_sketch("transform_sketch", &s, &decoded, "9a8945c6a50fe46870172ad55c26aeb297aac7da8160bed26d9176d29dd0d122", "3125fdf973da99e8f188e34be5da32b4e25a6b7d7bbc1769534ab659c2a8161e");
     pin("transform_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[11, 11] Some(Transform { tilt: 16, decay: [16, 12], levels: 0 })");
 }
 
 #[test]
 fn wavelet_sketch_decode() {
-    use lora_video_shared::sketch;
     let (s, decoded) = test_transform_sketch(3);
-    assert_eq!(sketch::decode(&s, 256, 256, 16).unwrap(), decoded);
-    pin("wavelet_sketch_payload_sha256", &to_hex(&sha256(&s.payload)), "31d4cc7fa6ee38dfd6e4b1e04401e3b171d7a0ba1d8ac629bd5494bd9da39745");
-    let samples: Vec<u8> = decoded.iter().flat_map(|kf| kf.iter().flat_map(|p| p.data.iter().copied())).collect();
-    pin("wavelet_sketch_samples_sha256", &to_hex(&sha256(&samples)), "e0377f051c55f8c91d80cf1a1ddb522bc573187fd9a648fc24e37347ddb24ef2");
+    pin_sketch("wavelet_sketch", &s, &decoded, "31d4cc7fa6ee38dfd6e4b1e04401e3b171d7a0ba1d8ac629bd5494bd9da39745", "e0377f051c55f8c91d80cf1a1ddb522bc573187fd9a648fc24e37347ddb24ef2");
     let (s, decoded, _) = test_motion_sketch(3);
-    assert_eq!(sketch::decode(&s, 256, 256, 16).unwrap(), decoded);
-    pin("wavelet_motion_sketch_payload_sha256", &to_hex(&sha256(&s.payload)), "8f5073cd04b6d842c0eff1261bd226c7173a384c892e3569e49ac9e915370dee");
-    let samples: Vec<u8> = decoded.iter().flat_map(|kf| kf.iter().flat_map(|p| p.data.iter().copied())).collect();
-    pin("wavelet_motion_sketch_samples_sha256", &to_hex(&sha256(&samples)), "da1a9afe4660e13a60e15391c58a3ec6f95843a6b07e9d6a9cf0f8d4f99719e8");
-    pin("wavelet_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[32, 16] Some(Transform { tilt: 16, decay: [48, 12], levels: 3 })");
+    pin_sketch("wavelet_motion_sketch", &s, &decoded, "8f5073cd04b6d842c0eff1261bd226c7173a384c892e3569e49ac9e915370dee", "da1a9afe4660e13a60e15391c58a3ec6f95843a6b07e9d6a9cf0f8d4f99719e8");
+    pin("wavelet_motion_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[32, 16] Some(Transform { tilt: 16, decay: [48, 12], levels: 3 })");
 }
 
 #[test]
