@@ -219,7 +219,8 @@ fn chroma_step(q: u8, ratio: f64, transform: bool) -> u8 {
 }
 
 /// Calls `each` with every setting the search tries: the transform's (`transform`;
-/// version 3, and with motion version 4) or the predicted samples' (version 2).
+/// the DCT in space, version 3, or 4 with motion; the wavelet, version 5) or the
+/// predicted samples' (version 2).
 fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Setting)) {
     if transform {
         let motions = clip.motions(&PREDICTED_KEYFRAMES);
@@ -295,7 +296,7 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
 /// decoder does, before the model) against the clip in squared RGB error. With a
 /// budget: for each setting, the finest luma step that fits, and of those the closest.
 /// With lambda: the least error + lambda bits of every setting and step. `transform`:
-/// transform-coded sketches (version 3), else predicted samples (version 2). None if
+/// transform-coded sketches (versions 3 to 5), else predicted samples (version 2). None if
 /// nothing fits.
 pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -> Option<Sketch> {
     let clip = Clip::new(frames);

@@ -1,6 +1,7 @@
 //! Transform coding of a sketch (version 3, SPEC.md "Sketch transform"): each plane's
 //! keyframes form a volume of K x h x w samples; its orthonormal 3-D DCT-II (of the
-//! samples minus 128) is quantised with steps that grow with frequency, and the symbols
+//! samples minus 128; from version 5, `levels` of the CDF 9/7 wavelet in space instead,
+//! `wavelet.rs`) is quantised with steps that grow with frequency, and the symbols
 //! are coded with constriction's ANS under Laplace models whose scale grows with the
 //! neighbouring symbols and falls with frequency. Large symbols escape to an
 //! Exp-Golomb code. The inverse transform is f64 arithmetic in a fixed order, with
