@@ -8,7 +8,7 @@ use std::path::Path;
 
 use lora_video::decode::read_clip;
 use lora_video::{output, sketch_fit};
-use lora_video_shared::model::render::Frames;
+use lora_video_shared::model::render::{self, Frames};
 use lora_video_shared::sketch::{self, motion, Geometry};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,14 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let g = Geometry::new(w, ht, n, &s.params)?;
     let kf = sketch::decode(s, w, ht, n)?;
     let field = s.motion.as_ref().map(|m| motion::decode(m, w, ht, g.keyframes)).transpose()?;
-    let mut rgb = vec![0u8; w * ht * n * 3];
-    sketch_fit::for_each_frame(&kf, &g, field.as_ref(), w, ht, |f, image| {
-        for (i, px) in rgb[f * w * ht * 3..][..w * ht * 3].chunks_exact_mut(3).enumerate() {
-            for (c, v) in px.iter_mut().enumerate() {
-                *v = (image[c * w * ht + i] * 255.0).round().clamp(0.0, 255.0) as u8;
-            }
-        }
-    });
+    let mut rgb = Vec::with_capacity(w * ht * n * 3);
+    sketch_fit::for_each_frame(&kf, &g, field.as_ref(), w, ht, |_, image| rgb.extend(render::interleave(image, w * ht)));
     output::write(Path::new(out), &Frames { width: w, height: ht, count: n, rgb }, (h.fps.num, h.fps.den))?;
     Ok(())
 }

@@ -366,7 +366,7 @@ impl Bitstream {
                     w.extend_from_slice(&m.payload);
                 }
                 // Version 5 says "no motion" with block_log2 0.
-                None if self.version >= 5 => w.extend_from_slice(&[0; 4]),
+                None if self.version >= 5 => w.extend_from_slice(&[0; sketch::motion::FIELDS]),
                 None => {}
             }
         }
