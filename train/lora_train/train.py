@@ -5,7 +5,10 @@
 
 The loss, schedule and held-out validation are `train-base`'s: t ~ U(0,1), e ~ N(0,1),
 x_t = (1-t) z0 + t e, || v(x_t, t) - (e - z0) ||^2, a sketch for each clip but 10% of
-the time (condition dropout). Every step's batch, times and noise are a function of
+the time (condition dropout). With `--bridge T0`, a clip with its sketch follows the
+decoder's path at times below T0 instead: the straight line from the clip through
+x_T0 = (1 - T0) z_s + T0 e, where a decode starts from the sketch's latents z_s, as the
+encoder's fit does (`encoder/src/fit.rs`). Every step's batch, times and noise are a function of
 (seed, step) over the global batch, so a resumed run continues exactly and N processes
 compute what one process computes. The exported model is the EMA of the weights.
 """
@@ -61,6 +64,7 @@ def parse(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-flip", action="store_true", help="play half the clips backwards (an exact augmentation: TAEF2 codes frames alone)")
     p.add_argument("--position-shift", type=int, default=0, help=f"start each clip's rows and columns at a random position in 0..=N (at most {MAX_SHIFT}): a model trained at 128 x 128 then sees the positions of 256 x 256")
+    p.add_argument("--bridge", type=float, help="the decoder's start time t0 (in (0, 1)): a clip with its sketch learns the straight path from its sketch's latents noised to t0 at times below t0, and half of each batch draws t below t0")
     p.add_argument("--minutes", type=float, help="stop, validate and save after this much training time")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, help="bf16 autocast (default: on CUDA)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile (default: on CUDA)")
@@ -73,10 +77,21 @@ def config_of(name):
     return CONFIGS[name] if name in CONFIGS else Config(**json.loads(name))
 
 
-def flow_loss(net, data, split, idx, t, e, variant, keep, bf16, flip=None, shift=None):
+def bridge_noise(z0, e, cond, t, keep, t0):
+    """The noise end of each clip's path, and the loss weights: e, weight 1, but where
+    the clip keeps its sketch and t < t0, the decoder's path e' = e + (1 - t0)/t0 (z_s -
+    z0), which passes through x_t0 = (1 - t0) z_s + t0 e (z_s: the condition's latents),
+    weighted t0^2 (the squared error of the clip estimate x - t v at t0)."""
+    on = (keep.to(t.device) & (t < t0)).reshape(-1, 1, 1, 1, 1)
+    shifted = e + (cond[:, :, :-1] - z0) * ((1 - t0) / t0)
+    return torch.where(on, shifted, e), torch.where(on, t0 * t0, 1.0)
+
+
+def flow_loss(net, data, split, idx, t, e, variant, keep, bf16, flip=None, shift=None, bridge=None):
     """|| v(x_t, t) - (e - z0) ||^2 on clips `idx` of `split`, each with its sketch
     `variant` where `keep` (None: a model without a sketch input), played backwards
-    where `flip`, its positions shifted by `shift` [B, 2] (None: not)."""
+    where `flip`, its positions shifted by `shift` [B, 2] (None: not); with `bridge` t0,
+    the decoder's path below t0 (`bridge_noise`)."""
     device = data.train.device
     idx, t, e = idx.to(device), t.to(device), e.to(device)
     z0 = data.clips(split, idx)
@@ -85,26 +100,32 @@ def flow_loss(net, data, split, idx, t, e, variant, keep, bf16, flip=None, shift
         f = flip.to(device).reshape(-1, 1, 1, 1, 1)
         z0 = torch.where(f, z0.flip(1), z0)
         cond = None if cond is None else torch.where(f, cond.flip(1), cond)
+    weight = 1.0
+    if bridge is not None and cond is not None:
+        e, weight = bridge_noise(z0, e, cond, t, keep, bridge)
     t5 = t.reshape(-1, 1, 1, 1, 1)
     xt = (1 - t5) * z0 + t5 * e
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         v = net(xt, t, cond, None if shift is None else shift.to(device))
-    return (v.float() - (e - z0)).pow(2).mean()
+    return ((v.float() - (e - z0)).pow(2) * weight).mean()
 
 
 @torch.no_grad()
-def validate(model, data, sketch, bf16=False, shifts=(0,)):
+def validate(model, data, sketch, bf16=False, shifts=(0,), bridge=None):
     """`train-base`'s validation: every dev clip at VAL_TIMES with its fixed noise, with
     the clip's first cached sketch (`sketch`) or none; the mean of the per-clip losses.
-    With `shifts`, every clip's row and column positions moved by each, and the mean."""
+    With `shifts`, every clip's row and column positions moved by each, and the mean.
+    With `bridge` t0 (and the sketch), the loss on the decoder's path at t0 times
+    VAL_TIMES: the weighted loss `flow_loss` trains."""
     n = data.dev.shape[0]
     idx, variant, keep = torch.arange(n), torch.zeros(n, dtype=torch.long), torch.full((n,), sketch)
     keep = keep if model.config.cond_channels else None
+    scale = bridge if bridge is not None and sketch else 1.0
     total = 0.0
     for shift in shifts:
         moved = torch.full((n, 2), shift) if shift else None
         for j, t in enumerate(VAL_TIMES):
-            total += float(flow_loss(model, data, "dev", idx, torch.full((n,), t), data.validation_noise(j), variant, keep, bf16, shift=moved))
+            total += float(flow_loss(model, data, "dev", idx, torch.full((n,), t * scale), data.validation_noise(j), variant, keep, bf16, shift=moved, bridge=bridge))
     return total / (len(VAL_TIMES) * len(shifts))
 
 
@@ -124,6 +145,8 @@ class Run:
             self.device = torch.device("cpu")
         if self.world > 1:
             dist.init_process_group("nccl" if cuda else "gloo")
+        if a.bridge is not None and not 0 < a.bridge < 1:
+            sys.exit(f"--bridge {a.bridge} must be in (0, 1)")
         if not 0 <= a.position_shift <= MAX_SHIFT:
             sys.exit(f"--position-shift {a.position_shift} must be in 0..={MAX_SHIFT}")
         if a.batch % self.world:
@@ -182,6 +205,8 @@ class Run:
         e = torch.randn((b, *self.data.clip), generator=gd, device=self.device)  # made where it is used
         flip = torch.rand(b, generator=g) < 0.5 if self.a.time_flip else None
         shift = torch.randint(self.a.position_shift + 1, (b, 2), generator=g) if self.a.position_shift else None
+        if self.a.bridge is not None:  # drawn last: the other draws stay those of a run without
+            t = torch.where(torch.rand(b, generator=g) < 0.5, t * self.a.bridge, t)
         return idx, t, keep if self.config.cond_channels else None, variant, e, flip, shift
 
     def first_step(self):
@@ -201,7 +226,7 @@ class Run:
         per = self.a.batch // self.world
         mine = slice(self.rank * per, (self.rank + 1) * per)
         part = lambda x: None if x is None else x[mine]
-        loss = flow_loss(self.forward, self.data, "train", idx[mine], t[mine], e[mine], variant[mine], part(keep), self.bf16, part(flip), part(shift))
+        loss = flow_loss(self.forward, self.data, "train", idx[mine], t[mine], e[mine], variant[mine], part(keep), self.bf16, part(flip), part(shift), self.a.bridge)
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         clean_gradients(list(self.model.parameters()), self.a.clip_grad or math.inf)
@@ -218,20 +243,22 @@ class Run:
             value /= self.world
         return value
 
-    def validate(self, model, sketch):
+    def validate(self, model, sketch, bridge=None):
         """The held-out loss; with position shifts up to N, the mean of the losses at
         shift 0 and shift N (the corners of the positions trained)."""
         n = self.a.position_shift
-        return validate(model, self.data, sketch, self.bf16, (0, n) if n else (0,))
+        return validate(model, self.data, sketch, self.bf16, (0, n) if n else (0,), bridge)
 
     def checkpoint(self, train_loss):
-        """Validates the EMA weights, logs, saves the checkpoint and exports (rank 0)."""
+        """Validates the EMA weights, logs, saves the checkpoint and exports (rank 0).
+        The best export is the least `val`, or with --bridge the least `val_bridge`."""
         if self.rank == 0:
             sketched = self.config.cond_channels > 0
             val = self.validate(self.ema, True)
             plain = self.validate(self.ema, False) if sketched else val
-            self.history.append({"step": self.step, "train": train_loss, "val": val, "val_plain": plain, "seconds": self.seconds})
-            self.log(f"step {self.step}: loss {train_loss:.4f} val {val:.4f} (no sketch {plain:.4f}) {self.seconds:.0f} s")
+            bridge = self.validate(self.ema, True, self.a.bridge) if self.a.bridge is not None and sketched else None
+            self.history.append({"step": self.step, "train": train_loss, "val": val, "val_plain": plain, "val_bridge": bridge, "seconds": self.seconds})
+            self.log(f"step {self.step}: loss {train_loss:.4f} val {val:.4f} (no sketch {plain:.4f}{'' if bridge is None else f', bridge {bridge:.4f}'}) {self.seconds:.0f} s")
             state = {
                 "model": self.model.state_dict(), "ema": self.ema.state_dict(), "optim": self.optim.state_dict(),
                 "step": self.step, "seconds": self.seconds, "history": self.history,
@@ -241,13 +268,15 @@ class Run:
             torch.save(state, tmp)
             os.replace(tmp, self.ckpt)
             package.write(os.path.join(self.a.out, "denoiser.safetensors"), self.ema, self.data.norm)
-            if val <= min(h["val"] for h in self.history):
+            score = "val" if bridge is None else "val_bridge"
+            if self.history[-1][score] <= min(h[score] for h in self.history):
                 package.write(os.path.join(self.a.out, "best.safetensors"), self.ema, self.data.norm)
             with open(os.path.join(self.a.out, "log.csv.tmp"), "w", newline="") as f:
                 w = csv.writer(f)
-                w.writerow(["step", "train_loss_ema", "val", "seconds", "val_plain"])
+                w.writerow(["step", "train_loss_ema", "val", "seconds", "val_plain", "val_bridge"])
                 for h in self.history:
-                    w.writerow([h["step"], f"{h['train']:.6f}", f"{h['val']:.6f}", f"{h['seconds']:.1f}", f"{h['val_plain']:.6f}"])
+                    b = h.get("val_bridge")
+                    w.writerow([h["step"], f"{h['train']:.6f}", f"{h['val']:.6f}", f"{h['seconds']:.1f}", f"{h['val_plain']:.6f}", "" if b is None else f"{b:.6f}"])
             os.replace(os.path.join(self.a.out, "log.csv.tmp"), os.path.join(self.a.out, "log.csv"))
         if self.world > 1:
             dist.barrier()

@@ -4,7 +4,8 @@
 
 Prints one line per model: the loss with each clip's sketch, and without. `--shift K`
 moves every row and column position by K (at 8: where the lower right of a 256 x 256
-clip lies); several shifts give the mean of their losses.
+clip lies); several shifts give the mean of their losses. `--bridge T0` adds the loss on
+the decoder's path from the sketch's latents noised to T0 (`train.py --bridge`).
 """
 
 import argparse
@@ -21,6 +22,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m lora_train.validate", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True)
     p.add_argument("--shift", type=lambda v: [int(k) for k in v.split(",")], default=[0], help="the positions' shift; several (0,8): the mean of their losses (--shift 0,N is what a run with --position-shift N logs)")
+    p.add_argument("--bridge", type=float, help="also the loss on the decoder's path from t0")
     p.add_argument("models", nargs="+")
     a = p.parse_args(argv)
     data = None
@@ -32,7 +34,8 @@ def main(argv=None):
         model.load_state_dict(state)
         sketch = validate(model, data, True, shifts=a.shift)
         plain = validate(model, data, False, shifts=a.shift) if config.cond_channels else sketch
-        print(f"{path}: val {sketch:.6f} (no sketch {plain:.6f})")
+        bridge = f", bridge {validate(model, data, True, shifts=a.shift, bridge=a.bridge):.6f}" if a.bridge and config.cond_channels else ""
+        print(f"{path}: val {sketch:.6f} (no sketch {plain:.6f}{bridge})")
 
 
 if __name__ == "__main__":

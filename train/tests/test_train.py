@@ -14,7 +14,7 @@ import torch
 
 from lora_train import package, st
 from lora_train.model import CONFIGS, Denoiser, positions
-from lora_train.train import clean_gradients
+from lora_train.train import bridge_noise, clean_gradients
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 # Two gloo processes reduce gradients in another order than one process sums them.
@@ -114,6 +114,33 @@ class ShiftedPositions(unittest.TestCase):
             ckpt = train(data, os.path.join(d, "run"), "--steps", "2", "--batch", "2", "--val-every", "2", "--position-shift", "8")
             self.assertEqual(ckpt["step"], 2)
             self.assertTrue(np.isfinite(ckpt["history"][-1]["val"]))
+
+
+class Bridge(unittest.TestCase):
+    def test_the_path_passes_through_the_decoder_s_start(self):
+        g = torch.Generator().manual_seed(3)
+        z0, e, zs = (torch.randn(3, 2, 32, 4, 4, generator=g) for _ in range(3))
+        cond = torch.cat([zs, torch.ones_like(zs[:, :, :1])], 2)
+        t0 = 0.1
+        t = torch.tensor([0.05, 0.05, 0.5])
+        keep = torch.tensor([True, False, True])
+        end, weight = bridge_noise(z0, e, cond, t, keep, t0)
+        x_t0 = (1 - t0) * z0[0] + t0 * end[0]
+        torch.testing.assert_close(x_t0, (1 - t0) * zs[0] + t0 * e[0], rtol=0, atol=1e-5)
+        # No sketch, or a time above t0: the ordinary path.
+        torch.testing.assert_close(end[1:], e[1:], rtol=0, atol=0)
+        torch.testing.assert_close(weight.flatten(), torch.tensor([t0 * t0, 1.0, 1.0]))
+
+    def test_training_on_the_bridge_logs_its_loss_and_lowers_it(self):
+        with tempfile.TemporaryDirectory() as d:
+            data = os.path.join(d, "cache.safetensors")
+            cache(data, n=4)
+            ckpt = train(data, os.path.join(d, "run"), "--steps", "40", "--batch", "4", "--val-every", "20", "--bridge", "0.1", "--lr", "3e-3")
+            h = ckpt["history"]
+            self.assertEqual([x["step"] for x in h], [0, 20, 40])
+            self.assertLess(h[-1]["val_bridge"], h[0]["val_bridge"])
+            with open(os.path.join(d, "run", "log.csv")) as f:
+                self.assertTrue(f.readline().strip().endswith("val_bridge"))
 
 
 class CleanGradients(unittest.TestCase):
