@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${STEPS:-40} batch=${BATCH:-4}
-cache=${CACHE:-${RUNS:-$HOME/runs}/base-sketch-v4/latents-v4-16f-128px-160clips-seed0-corpus1484-213.safetensors}
+cache=${CACHE:-${RUNS:-$HOME/runs}/base-sketch-v5/latents-v5-16f-128px-160clips-seed0-corpus1484-213.safetensors}
 [ -f "$cache" ] || bash scripts/train-gpu.sh pack
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -5,6 +5,7 @@
 #   bash scripts/build-web.sh            default model (models/default)
 #   MODEL=tiny bash scripts/build-web.sh the tiny test model (the browser tests)
 #   NO_WASM_OPT=1 ...                    skip wasm-opt
+#   BIN=target/release/lora-video ...    pack with that binary (no test build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${MODEL:-default}
@@ -29,9 +30,11 @@ else
     [ -n "${NO_WASM_OPT:-}" ] || echo "no wasm-opt (binaryen >= 116): the .wasm is not size-optimised" >&2
 fi
 cp web/lora-video.js web/worker.js "$dist/"
-# The same build as `cargo test --workspace` (one feature set, so burn is built once).
-cargo test -j2 -q --workspace --no-run
-target/debug/lora-video pack-base --denoiser "models/$model/denoiser.safetensors" -o "$dist/base.lvm"
+# The same build as `cargo test --workspace` (one feature set, so burn is built once);
+# BIN=target/release/lora-video uses that build instead (the .lvm is the same bytes).
+bin=${BIN:-target/debug/lora-video}
+[ -n "${BIN:-}" ] || cargo test -j2 -q --workspace --no-run
+"$bin" pack-base --denoiser "models/$model/denoiser.safetensors" -o "$dist/base.lvm"
 rm -rf "$dist/demo" && cp -r web/demo "$dist/demo"
 # The original frames beside each sample, where the source is at hand (fetched by
 # scripts/fetch-data.sh --test; third-party, so made here and never committed).

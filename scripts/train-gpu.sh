@@ -12,13 +12,15 @@
 # validates the returned best model against models/default on the full latent cache and,
 # if it is better (or FORCE=1), makes it the default and rebuilds base.lvm.
 # Training shifts the positions by up to $SHIFT (default 8: a 256 x 256 decode's), and the
-# held-out loss is the mean at shifts 0 and $SHIFT.
-# Settings (environment): CACHE, CONFIG, INIT, BATCH, LR, MINUTES, VAL_EVERY, SHIFT, DEVICE.
+# held-out loss is the mean at shifts 0 and $SHIFT. With $BRIDGE (t0, e.g. 0.10196 for the
+# encoder's default start 26), sketched clips train on the decoder's path below t0
+# (`train.py --bridge`), and `import` judges by that held-out loss.
+# Settings (environment): CACHE, CONFIG, INIT, BATCH, LR, MINUTES, VAL_EVERY, SHIFT, BRIDGE, DEVICE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pack=target/gpu-pack
 runs=${RUNS:-$HOME/runs}
-cache=${CACHE:-$runs/base-sketch-v4/latents-v4-16f-128px-160clips-seed0-corpus1484-213.safetensors}
+cache=${CACHE:-$runs/base-sketch-v5/latents-v5-16f-128px-160clips-seed0-corpus1484-213.safetensors}
 export PYTHONPATH=$PWD/train PYTHONUNBUFFERED=1
 
 do_pack() {
@@ -43,7 +45,7 @@ do_run() {
     python3 -m lora_train.train --data "$pack/data.safetensors" --out "$out" \
         --config "${CONFIG:-base}" ${init:+--init "$init"} \
         --batch "${BATCH:-64}" --lr "${LR:-3e-4}" --steps 1000000000 --minutes "${MINUTES:-7}" \
-        --val-every "${VAL_EVERY:-500}" --time-flip --position-shift "${SHIFT:-8}" ${DEVICE:+--device "$DEVICE"} ${EXTRA:-} 2>&1 | tee "$out/train.log"
+        --val-every "${VAL_EVERY:-500}" --time-flip --position-shift "${SHIFT:-8}" ${BRIDGE:+--bridge "$BRIDGE"} ${DEVICE:+--device "$DEVICE"} ${EXTRA:-} 2>&1 | tee "$out/train.log"
     rm -f "$out/checkpoint.pt.tmp"
 }
 
@@ -51,9 +53,10 @@ do_import() {
     local dir=${1:?usage: train-gpu.sh import DIR} dest=${DEST:-models/default} data=$pack/data.safetensors
     local best=$dir/run/best.safetensors scores
     [ -f "$data" ] || data=$cache  # the pack's held-out clips are the cache's, unquantised
-    scores=$(python3 -m lora_train.validate --data "$data" --shift "0,${SHIFT:-8}" "$dest/denoiser.safetensors" "$best")
+    scores=$(python3 -m lora_train.validate --data "$data" --shift "0,${SHIFT:-8}" ${BRIDGE:+--bridge "$BRIDGE"} "$dest/denoiser.safetensors" "$best")
     echo "$scores"
-    if awk '{ v[NR] = $3 } END { exit !(v[2] < v[1]) }' <<<"$scores" || [ "${FORCE:-0}" = 1 ]; then
+    # The held-out loss: field 3, or with BRIDGE the bridge loss (field 8, "0.123)").
+    if awk -v f="${BRIDGE:+8}" '{ v[NR] = $(f ? f : 3) + 0 } END { exit !(v[2] < v[1]) }' <<<"$scores" || [ "${FORCE:-0}" = 1 ]; then
         cp "$best" "$dest/denoiser.safetensors"
         cp "$dir/run/log.csv" "$dest/training-log-gpu-$(date -u +%F).csv"
         cargo run -j2 --release -p lora-video -- pack-base --denoiser "$dest/denoiser.safetensors" -o "${LVM:-base.lvm}"

@@ -98,7 +98,7 @@ struct State {
 fn cache_path(o: &TrainOptions, train: &corpus::Split, dev: &corpus::Split) -> PathBuf {
     let count = |s: &corpus::Split| s.stills.len() + s.videos.iter().map(Vec::len).sum::<usize>();
     let corpus = format!("{}-{}", count(train), count(dev));
-    o.out.join(format!("latents-v4-{}f-{}px-{}clips-seed{}-corpus{corpus}.safetensors", o.frames, o.size, o.clips, o.seed))
+    o.out.join(format!("latents-v5-{}f-{}px-{}clips-seed{}-corpus{corpus}.safetensors", o.frames, o.size, o.clips, o.seed))
 }
 
 /// The latents a cache file holds (f16, read back as f32).
@@ -118,30 +118,34 @@ fn rgb8(clip: &[f32], frames: usize, size: usize) -> Vec<Vec<u8>> {
     (0..frames).map(|f| (0..n).flat_map(|p| (0..3).map(move |c| (clip[(f * 3 + c) * n + p] * 255.0).round().clamp(0.0, 255.0) as u8)).collect()).collect()
 }
 
-/// A training sketch's coding: its settings and, for the transform, its tilt (None:
-/// predicted samples, version 2).
+/// A training sketch's coding: its settings and, for the transform, its tilt and
+/// wavelet levels (None: predicted samples, version 2).
 struct TrainSketch {
     params: SketchParams,
-    tilt: Option<u8>,
+    transform: Option<(u8, u8)>,
 }
 
-/// A random sketch setting, as the encoder's search picks them. Three in four are
+/// A random sketch setting, as the encoder's search picks them. Seven in eight are
 /// transform-coded: cells of 1 to 4 pixels (mostly 1), luma q 100 to 150, a tilt of
-/// 0 to 32, chroma q equal or 9 coarser (a step 1.5 times the luma's). The rest are
-/// sample-coded (`--sketch N` levels): cells of 8 to 32 pixels, luma step 3 to 20 and
-/// chroma step 1 to 2 times that. Each has `keyframes` keyframes.
-fn random_sketch(rng: &mut Rng, keyframes: usize) -> TrainSketch {
+/// 0 to 32, chroma q equal or 9 coarser (a step 1.5 times the luma's), and in space
+/// the wavelet (`sketch::wavelet_levels`; six in eight) or the DCT (one in eight). The
+/// rest are sample-coded (`--sketch N` levels): cells of 8 to 32 pixels, luma step 3 to
+/// 20 and chroma step 1 to 2 times that. Each has `keyframes` keyframes.
+fn random_sketch(rng: &mut Rng, keyframes: usize, size: usize) -> TrainSketch {
     let keyframes = keyframes as u8;
-    if rng.below(4) == 0 {
+    let kind = rng.below(8);
+    if kind == 0 {
         let q_luma = 3 + rng.below(18) as u8;
         let params = SketchParams { cell_log2: 3 + rng.below(3) as u8, keyframes, q_luma, q_chroma: q_luma + rng.below(usize::from(q_luma) + 1) as u8 };
-        return TrainSketch { params, tilt: None };
+        return TrainSketch { params, transform: None };
     }
     let cell_log2 = [0, 0, 0, 1, 2][rng.below(5)];
     let q_luma = 100 + rng.below(51) as u8;
     let tilt = [0, 8, 16, 32][rng.below(4)];
     let q_chroma = q_luma + if rng.below(2) == 0 { 0 } else { 9 };
-    TrainSketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, tilt: Some(tilt) }
+    let params = SketchParams { cell_log2, keyframes, q_luma, q_chroma };
+    let levels = if kind == 1 { 0 } else { crate::sketch::wavelet_levels(&sketch::Geometry::new(size, size, usize::from(keyframes), &params).expect("valid training sketch")) };
+    TrainSketch { params, transform: Some((tilt, levels)) }
 }
 
 /// The keyframe images a decoder rebuilds from a sketch of `clip` coded as `s`: [K, 3,
@@ -152,10 +156,10 @@ fn sketch_images(clip: &[f32], frames: usize, size: usize, s: &TrainSketch) -> V
     let rgb = rgb8(clip, frames, size);
     let refs: Vec<&[u8]> = rgb.iter().map(Vec::as_slice).collect();
     let targets = crate::sketch_fit::targets(&refs, size, size, &g);
-    let decoded = match s.tilt {
-        Some(tilt) => {
-            let coefs = sketch::transform::quantise(&g, p, tilt, 0, &sketch::transform::analyse(&g, 0, &targets), crate::sketch::TRANSFORM_DEAD_ZONE);
-            sketch::transform::reconstruct(&g, p, tilt, 0, &coefs)
+    let decoded = match s.transform {
+        Some((tilt, levels)) => {
+            let coefs = sketch::transform::quantise(&g, p, tilt, levels, &sketch::transform::analyse(&g, levels, &targets), crate::sketch::TRANSFORM_DEAD_ZONE);
+            sketch::transform::reconstruct(&g, p, tilt, levels, &coefs)
         }
         None => sketch::quantise_keyframes(&g, p, &targets).1,
     };
@@ -192,7 +196,7 @@ fn latents(o: &TrainOptions, log: &mut dyn Write) -> Result<Latents, CliError> {
             while out.len() < count * clip_len * 2 {
                 let Some(frames) = split.clip(o.frames, o.size, &mut rng) else { continue };
                 for _ in 0..SKETCH_VARIANTS {
-                    let images = sketch_images(&frames, o.frames, o.size, &random_sketch(&mut rng, keyframes(o.frames)));
+                    let images = sketch_images(&frames, o.frames, o.size, &random_sketch(&mut rng, keyframes(o.frames), o.size));
                     let z = corpus::encode_clip(&encoder, images, keyframes(o.frames), o.size, &device);
                     th.extend(z.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()));
                 }
