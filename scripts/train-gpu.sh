@@ -12,8 +12,8 @@
 # validates the returned best model against models/default on the full latent cache and,
 # if it is better (or FORCE=1), makes it the default and rebuilds base.lvm.
 # Training shifts the positions by up to $SHIFT (default 8: a 256 x 256 decode's), and the
-# held-out loss is the mean at shifts 0 and $SHIFT. With $BRIDGE (t0, e.g. 0.10196 for the
-# encoder's default start 26), sketched clips train on the decoder's path below t0
+# held-out loss is the mean at shifts 0 and $SHIFT. With $BRIDGE (t0 = start/255, e.g.
+# 0.0314 for the encoder's default start 8), sketched clips train on the decoder's path below t0
 # (`train.py --bridge`), and `import` judges by that held-out loss.
 # Settings (environment): CACHE, CONFIG, INIT, BATCH, LR, MINUTES, VAL_EVERY, SHIFT, BRIDGE, DEVICE.
 set -euo pipefail

@@ -119,10 +119,10 @@ fn rgb8(clip: &[f32], frames: usize, size: usize) -> Vec<Vec<u8>> {
 }
 
 /// A training sketch's coding: its settings and, for the transform, its tilt and
-/// wavelet levels (None: predicted samples, version 2).
+/// whether it uses the wavelet in space (None: predicted samples, version 2).
 struct TrainSketch {
     params: SketchParams,
-    transform: Option<(u8, u8)>,
+    transform: Option<(u8, bool)>,
 }
 
 /// A random sketch setting, as the encoder's search picks them. Seven in eight are
@@ -131,7 +131,7 @@ struct TrainSketch {
 /// the wavelet (`sketch::wavelet_levels`; six in eight) or the DCT (one in eight). The
 /// rest are sample-coded (`--sketch N` levels): cells of 8 to 32 pixels, luma step 3 to
 /// 20 and chroma step 1 to 2 times that. Each has `keyframes` keyframes.
-fn random_sketch(rng: &mut Rng, keyframes: usize, size: usize) -> TrainSketch {
+fn random_sketch(rng: &mut Rng, keyframes: usize) -> TrainSketch {
     let keyframes = keyframes as u8;
     let kind = rng.below(8);
     if kind == 0 {
@@ -143,9 +143,7 @@ fn random_sketch(rng: &mut Rng, keyframes: usize, size: usize) -> TrainSketch {
     let q_luma = 100 + rng.below(51) as u8;
     let tilt = [0, 8, 16, 32][rng.below(4)];
     let q_chroma = q_luma + if rng.below(2) == 0 { 0 } else { 9 };
-    let params = SketchParams { cell_log2, keyframes, q_luma, q_chroma };
-    let levels = if kind == 1 { 0 } else { crate::sketch::wavelet_levels(&sketch::Geometry::new(size, size, usize::from(keyframes), &params).expect("valid training sketch")) };
-    TrainSketch { params, transform: Some((tilt, levels)) }
+    TrainSketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, transform: Some((tilt, kind != 1)) }
 }
 
 /// The keyframe images a decoder rebuilds from a sketch of `clip` coded as `s`: [K, 3,
@@ -157,7 +155,8 @@ fn sketch_images(clip: &[f32], frames: usize, size: usize, s: &TrainSketch) -> V
     let refs: Vec<&[u8]> = rgb.iter().map(Vec::as_slice).collect();
     let targets = crate::sketch_fit::targets(&refs, size, size, &g);
     let decoded = match s.transform {
-        Some((tilt, levels)) => {
+        Some((tilt, wavelet)) => {
+            let levels = if wavelet { crate::sketch::wavelet_levels(&g) } else { 0 };
             let coefs = sketch::transform::quantise(&g, p, tilt, levels, &sketch::transform::analyse(&g, levels, &targets), crate::sketch::TRANSFORM_DEAD_ZONE);
             sketch::transform::reconstruct(&g, p, tilt, levels, &coefs)
         }
@@ -196,7 +195,7 @@ fn latents(o: &TrainOptions, log: &mut dyn Write) -> Result<Latents, CliError> {
             while out.len() < count * clip_len * 2 {
                 let Some(frames) = split.clip(o.frames, o.size, &mut rng) else { continue };
                 for _ in 0..SKETCH_VARIANTS {
-                    let images = sketch_images(&frames, o.frames, o.size, &random_sketch(&mut rng, keyframes(o.frames), o.size));
+                    let images = sketch_images(&frames, o.frames, o.size, &random_sketch(&mut rng, keyframes(o.frames)));
                     let z = corpus::encode_clip(&encoder, images, keyframes(o.frames), o.size, &device);
                     th.extend(z.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()));
                 }
