@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clip = read_clip(Path::new(clip))?;
     let render = Render::of(&clip.header);
     let sketch = render::condition(&base, &render, &device)?.ok_or("the clip has no sketch, or the model reads none")?;
-    let frames = render::frames(&base, sketch.start, |_| ());
+    let frames = render::frames(&base, render::Latents::plain(sketch.start), |_| ());
     output::write(Path::new(out), &frames, (24, 1))?;
     Ok(())
 }

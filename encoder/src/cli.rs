@@ -158,6 +158,9 @@ pub struct EncodeArgs {
     /// With --bytes or --kbps, the share of the room beside the header that `--sketch auto` gives the sketch (0.05..=1); the vector gets the rest.
     #[arg(long, default_value_t = crate::sketch::AUTO_SHARE)]
     pub sketch_share: f64,
+    /// Decode through the model alone: the frames are TAEF2's decode of the sampler's latents, without the sketch's own pixels under them (a cheaper decode: 16 fewer TAEF2 decodes for 16 frames; by default the decode adds what the model changed to the sketch's frames).
+    #[arg(long)]
+    pub no_residual: bool,
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
@@ -215,6 +218,7 @@ fn encode_options(a: EncodeArgs) -> crate::encode::EncodeOptions {
         sketch: a.sketch,
         sketch_start: a.sketch_start,
         sketch_share: a.sketch_share,
+        residual: !a.no_residual,
         json: a.json,
         quiet: a.quiet,
     }

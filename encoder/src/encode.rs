@@ -84,6 +84,9 @@ pub struct EncodeOptions {
     pub sketch_start: u8,
     /// With a budget, the share of the room `auto` gives the sketch.
     pub sketch_share: f64,
+    /// A sketch's decode adds what the model changed to the sketch's own frames
+    /// (`Sketch::residual`).
+    pub residual: bool,
     pub json: bool,
     pub quiet: bool,
 }
@@ -352,7 +355,7 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     template.scaling = scaling.as_ref().map(|c| c.placeholder());
     template.check().map_err(|e| CliError::Usage(format!("--scaling: {e}")))?;
     let room = sketch_room(&template, budget);
-    template.sketch = crate::sketch::choose(&frames, o.sketch, o.sketch_start, o.sketch_share, base.config.cond_channels > 0, room)?;
+    template.sketch = crate::sketch::choose(&frames, o.sketch, o.sketch_start, o.sketch_share, base.config.cond_channels > 0, room)?.map(|s| lora_video_shared::sketch::Sketch { residual: o.residual, ..s });
     if let Some(b) = budget {
         let least = template.header_len() + format::CHECKSUM_LEN;
         if b < least {
@@ -399,7 +402,7 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         let seconds = since(t);
         let unscaled_latent_mse = if o.json {
             let unscaled = Header { scaling: None, ..clip.header.clone() };
-            Some(mse(&render::latents(&base, &unscaled, &theta, &Render::of(&unscaled), &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?, &z0))
+            Some(mse(&render::latents(&base, &unscaled, &theta, &Render::of(&unscaled), &device, |_| {}).map_err(|e| CliError::Usage(e.to_string()))?.z, &z0))
         } else {
             None
         };
@@ -446,8 +449,8 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
         device: o.device,
         stage1_loss: fitted.loss1,
         stage2_loss: fitted.loss2,
-        latent_mse: mse(&decoded, &z0),
-        base_latent_mse: mse(&base_sample, &z0),
+        latent_mse: mse(&decoded.z, &z0),
+        base_latent_mse: mse(&base_sample.z, &z0),
         scaling: scaling_summary,
         seconds: Seconds { read: read_s, latents: latents_s, fit: fit_s, total: since(started) },
     };

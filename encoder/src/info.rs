@@ -156,12 +156,13 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
             (None, _) => "sample-coded".to_string(),
         };
         t += &format!(
-            "\n  sketch     {} keyframes of {}-pixel cells, {coding}, q {}/{} (luma/chroma), {} bytes",
+            "\n  sketch     {} keyframes of {}-pixel cells, {coding}, q {}/{} (luma/chroma), {} bytes{}",
             p.keyframes,
             1u32 << p.cell_log2,
             p.q_luma,
             p.q_chroma,
-            s.section_len()
+            s.section_len(),
+            if s.residual { "; decoded as its frames plus the model's change" } else { "" }
         );
     }
     if let Some(s) = &h.scaling {
@@ -200,9 +201,10 @@ fn model(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
         let lat = side / taef2::SCALE;
         let denoiser = a.denoiser.flops(frames, lat, lat) as f64 * f64::from(steps) / 1e9;
         // A sketch model also encodes the sketch's keyframes, and with motion every frame
-        // (`render::condition`): at most one a frame.
-        let keyframes = if a.denoiser.cond_channels > 0 { frames as u64 } else { 0 };
-        let vae = (taef2::decoder_flops(lat, lat) * frames as u64 + taef2::encoder_flops(lat, lat) * keyframes) as f64 / 1e9;
+        // (`render::condition`): at most one a frame; a residual sketch decodes its
+        // latents too (`render::Residual`).
+        let sketch = if a.denoiser.cond_channels > 0 { frames as u64 } else { 0 };
+        let vae = (taef2::decoder_flops(lat, lat) * (frames as u64 + sketch) + taef2::encoder_flops(lat, lat) * sketch) as f64 / 1e9;
         DecodeCost { frames, width: side, height: side, steps, denoiser_gflop: denoiser, taef2_gflop: vae, total_gflop: denoiser + vae }
     });
     let info = ModelInfo {

@@ -11,7 +11,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use lora_video_shared::format::{Bitstream, Header, ScaledStep, Scaling};
 use lora_video_shared::model::base::BaseModel;
-use lora_video_shared::model::render::{self, Render, RenderError};
+use lora_video_shared::model::render::{self, Latents, Render, RenderError};
 use lora_video_shared::model::sampler;
 use lora_video_shared::noise::{self, Stream};
 
@@ -137,20 +137,21 @@ fn pick(scores: &[f32], c: f32, choose: Choose, rng: &mut crate::corpus::Rng) ->
 /// `theta`, against the clip's latents `z0` [1, T, C, h, w] (model space), in the
 /// decoder's own sampler loop. Returns the scaling section and the final latents, which
 /// the decoder reproduces.
-pub fn choose(base: &BaseModel, header: &Header, theta: &[f32], z0: &Tensor<5>, cfg: &ScalingConfig, device: &Device, on_step: impl FnMut(usize)) -> Result<(Scaling, Tensor<5>), RenderError> {
+pub fn choose(base: &BaseModel, header: &Header, theta: &[f32], z0: &Tensor<5>, cfg: &ScalingConfig, device: &Device, on_step: impl FnMut(usize)) -> Result<(Scaling, Latents), RenderError> {
     let r = Render::of(header);
     let map = render::lora_map(base, header, device)?;
     let factors = map.factors(Tensor::<1>::from_data(TensorData::new(theta.to_vec(), [theta.len()]), device), 1.0);
     let shape = render::latent_shape(base, header);
     let n: usize = shape.iter().product();
-    let sketch = render::condition(base, &r, device)?;
-    let ts = sampler::SketchInput::schedule(sketch.as_ref(), r.steps, r.shift);
+    let frames = render::condition_frames(base, &r, device)?;
+    let sketch = frames.as_ref().map(|(s, _)| s);
+    let ts = sampler::SketchInput::schedule(sketch, r.steps, r.shift);
     let mut rng = crate::corpus::Rng::new(cfg.seed ^ 0x5ca1_ab1e);
     let mut steps = Vec::new();
     let x = sampler::sample_choosing(
         &base.denoiser,
         Some(&factors),
-        sketch.as_ref(),
+        sketch,
         shape,
         r.steps,
         r.shift,
@@ -166,13 +167,13 @@ pub fn choose(base: &BaseModel, header: &Header, theta: &[f32], z0: &Tensor<5>, 
         device,
         on_step,
     );
-    Ok((Scaling { m_log2: cfg.m_log2, eta: cfg.eta, steps }, x))
+    Ok((Scaling { m_log2: cfg.m_log2, eta: cfg.eta, steps }, Latents::of(x, frames)))
 }
 
 /// Chooses the candidates for `clip` (whose header holds the placeholder section, or
 /// none) and stores them in its header; returns the final latents, which every decoder
 /// reproduces. The section keeps its size, so the clip's length does not change.
-pub fn apply(base: &BaseModel, clip: &mut Bitstream, theta: &[f32], z0: &Tensor<5>, cfg: &ScalingConfig, device: &Device, on_step: impl FnMut(usize)) -> Result<Tensor<5>, RenderError> {
+pub fn apply(base: &BaseModel, clip: &mut Bitstream, theta: &[f32], z0: &Tensor<5>, cfg: &ScalingConfig, device: &Device, on_step: impl FnMut(usize)) -> Result<Latents, RenderError> {
     let (section, x) = choose(base, &clip.header, theta, z0, cfg, device, on_step)?;
     clip.header.scaling = Some(section);
     Ok(x)

@@ -33,7 +33,10 @@ pub const FLAG_SCALING: u8 = 1 << 0;
 pub const FLAG_METADATA: u8 = 1 << 1;
 /// Version 2 on.
 pub const FLAG_SKETCH: u8 = 1 << 2;
-const KNOWN_FLAGS: u8 = FLAG_SCALING | FLAG_METADATA | FLAG_SKETCH;
+/// With `FLAG_SKETCH` only: the decode adds what the sampler changed to the sketch's own
+/// frames (`Sketch::residual`).
+pub const FLAG_RESIDUAL: u8 = 1 << 3;
+const KNOWN_FLAGS: u8 = FLAG_SCALING | FLAG_METADATA | FLAG_SKETCH | FLAG_RESIDUAL;
 const KNOWN_FLAGS_V1: u8 = FLAG_SCALING | FLAG_METADATA;
 
 // Limits, checked on write and on read (SPEC.md "Limits").
@@ -247,6 +250,7 @@ impl Header {
     fn flags(&self) -> u8 {
         let bit = |on: bool, flag: u8| if on { flag } else { 0 };
         bit(self.scaling.is_some(), FLAG_SCALING) | bit(self.metadata.is_some(), FLAG_METADATA) | bit(self.sketch.is_some(), FLAG_SKETCH)
+            | bit(self.sketch.as_ref().is_some_and(|s| s.residual), FLAG_RESIDUAL)
     }
 
     /// Bytes before the payload: the fixed header plus the optional sections.
@@ -427,6 +431,9 @@ impl Bitstream {
         if flags & !(if version == 1 { KNOWN_FLAGS_V1 } else { KNOWN_FLAGS }) != 0 {
             return Err(FormatError::UnknownFlags(flags));
         }
+        if flags & FLAG_RESIDUAL != 0 && flags & FLAG_SKETCH == 0 {
+            return Err(out_of_range("flags", flags, "FLAG_RESIDUAL only with FLAG_SKETCH"));
+        }
         let header_len = r.u16()?;
         let model_sha256: [u8; 32] = r.take(32)?.try_into().expect("32 bytes");
         let (width, height, frames) = (r.u16()?, r.u16()?, r.u16()?);
@@ -473,7 +480,7 @@ impl Bitstream {
                 None
             };
             let len = usize::from(r.u16()?);
-            let mut s = Sketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, start, scale: [scale_luma, scale_chroma], transform, motion: None, payload: Vec::new() };
+            let mut s = Sketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, start, scale: [scale_luma, scale_chroma], transform, motion: None, residual: flags & FLAG_RESIDUAL != 0, payload: Vec::new() };
             // The fields and the length are checked before the payload is copied.
             let g = sketch::Geometry::new(usize::from(width), usize::from(height), usize::from(frames), &s.params)?;
             if len > sketch::MAX_PAYLOAD || len % 4 != 0 {

@@ -62,7 +62,9 @@ pub struct SketchParams {
 /// starts from the sketch's latents noised to t0), the Laplace base scales (luma, chroma;
 /// b = scale/32 times 1 + context), how the samples are coded (None: predicted samples,
 /// version 2; Some: the transform, version 3), its motion (version 4, with the
-/// transform) and the ANS payload.
+/// transform) and the ANS payload. `residual` (header flag `FLAG_RESIDUAL`): the decode
+/// is the sketch's own frames plus what the sampler changed (`model::render::Residual`),
+/// not the sampler's latents alone.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Sketch {
     pub params: SketchParams,
@@ -70,6 +72,7 @@ pub struct Sketch {
     pub scale: [u8; 2],
     pub transform: Option<Transform>,
     pub motion: Option<Motion>,
+    pub residual: bool,
     #[serde(skip)]
     pub payload: Vec<u8>,
 }
@@ -382,7 +385,7 @@ pub fn encode(g: &Geometry, params: SketchParams, start: u8, targets: &[Keyframe
 pub fn encode_dz(g: &Geometry, params: SketchParams, start: u8, targets: &[Keyframe], dz: i32) -> (Sketch, Vec<Keyframe>) {
     let (res, decoded) = quantise_keyframes_dz(g, &params, targets, dz);
     let (scale, payload) = entropy_code(&res, [params.q_luma, params.q_chroma]);
-    (Sketch { params, start, scale, transform: None, motion: None, payload }, decoded)
+    (Sketch { params, start, scale, transform: None, motion: None, residual: false, payload }, decoded)
 }
 
 /// Entropy-codes residuals of the two kinds' steps `q`: each kind's best base scale and
@@ -427,7 +430,7 @@ pub fn encode_transform(g: &Geometry, params: SketchParams, tilt: u8, levels: u8
     let (luma, chroma) = (transform::fit_model(&coefs, false), transform::fit_model(&coefs, true));
     let (scale, decay) = ([luma.0, chroma.0], [luma.1, chroma.1]);
     let payload = transform::entropy_code(&coefs, scale, decay);
-    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay, levels }), motion: None, payload }, decoded)
+    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay, levels }), motion: None, residual: false, payload }, decoded)
 }
 
 /// Codes `targets` as keyframes predicted along `motion` (its decoded `field`; version
@@ -438,7 +441,7 @@ pub fn encode_predicted(g: &Geometry, params: SketchParams, tilt: u8, levels: u8
     let (luma, chroma) = (transform::fit_model(&coefs, false), transform::fit_model(&coefs, true));
     let (scale, decay) = ([luma.0, chroma.0], [luma.1, chroma.1]);
     let payload = transform::entropy_code(&coefs, scale, decay);
-    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay, levels }), motion: Some(motion.clone()), payload }, decoded)
+    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay, levels }), motion: Some(motion.clone()), residual: false, payload }, decoded)
 }
 
 /// Decodes a sketch of a `width` x `height` x `frames` clip to its keyframes.
@@ -688,7 +691,7 @@ mod tests {
     #[test]
     fn hostile_sketches_are_errors() {
         let p = SketchParams { cell_log2: 3, keyframes: 2, q_luma: 8, q_chroma: 8 };
-        let ok = Sketch { params: p, start: 200, scale: [16, 16], transform: None, motion: None, payload: vec![] };
+        let ok = Sketch { params: p, start: 200, scale: [16, 16], transform: None, motion: None, residual: false, payload: vec![] };
         assert!(decode(&ok, 64, 64, 4).is_ok());
         for bad in [
             Sketch { params: SketchParams { cell_log2: 1, ..p }, ..ok.clone() },

@@ -55,7 +55,9 @@ fn every_section_round_trips() {
     only_sketch.header.metadata = None;
     let mut v1 = minimal_clip();
     v1.version = 1;
-    for clip in [minimal_clip(), full_clip(), transform_clip(), motion_clip(), wavelet_clip(false), wavelet_clip(true), only_scaling, only_metadata, only_sketch, v1] {
+    let mut residual = wavelet_clip(true);
+    residual.header.sketch.as_mut().unwrap().residual = true;
+    for clip in [minimal_clip(), full_clip(), transform_clip(), motion_clip(), wavelet_clip(false), wavelet_clip(true), only_scaling, only_metadata, only_sketch, v1, residual] {
         let bytes = clip.to_bytes().unwrap();
         assert_eq!(bytes.len(), clip.len());
         let back = Bitstream::read(&bytes).unwrap();
@@ -113,6 +115,13 @@ fn wrong_magic_version_flags_and_checksum() {
     assert_eq!(Bitstream::read(&patch(&bytes, 4, &[6])), Err(FormatError::UnsupportedVersion(6)));
     assert_eq!(Bitstream::read(&patch(&bytes, 4, &[0])), Err(FormatError::UnsupportedVersion(0)));
     assert_eq!(Bitstream::read(&patch(&bytes, 5, &[0x80])), Err(FormatError::UnknownFlags(0x80)));
+    // A residual sketch sets FLAG_RESIDUAL; without a sketch the flag is an error.
+    let mut residual = wavelet_clip(false);
+    residual.header.sketch.as_mut().unwrap().residual = true;
+    let (with, without) = (residual.to_bytes().unwrap(), wavelet_clip(false).to_bytes().unwrap());
+    assert_eq!((with[5] & !without[5], with.len()), (FLAG_RESIDUAL, without.len()));
+    assert!(Bitstream::read(&with).unwrap().header.sketch.unwrap().residual);
+    assert_eq!(field_of(Bitstream::read(&recrc(patch(&bytes, 5, &[FLAG_RESIDUAL]))).unwrap_err()), "flags");
     // Version 1 reads, and has no sketch flag.
     let v1 = patch(&bytes, 4, &[1]);
     assert_eq!(Bitstream::read(&v1).unwrap().version, 1);

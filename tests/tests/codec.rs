@@ -106,7 +106,8 @@ fn encode_obeys_the_budget_and_beats_the_base_model() {
     let clip = lora_video::decode::read_clip(&lvc).unwrap();
     let theta = clip.theta().unwrap();
     let z = render::latents(&base, &clip.header, &theta, &Render { strength: 0.0, ..Render::of(&clip.header) }, &device, |_| {}).unwrap();
-    let prior = media::planar(&(0..4).map(|i| lora_video::output::image(&render::frames(&base, z.clone(), |_| {}), i)).collect::<Vec<_>>());
+    let prior = render::frames(&base, z, |_| {});
+    let prior = media::planar(&(0..4).map(|i| lora_video::output::image(&prior, i)).collect::<Vec<_>>());
 
     let (fit, unfit) = (psnr(&decoded, &source), psnr(&prior, &source));
     eprintln!("vtest 4x64x64 in {len} bytes: decode {fit:.2} dB, base model's sample {unfit:.2} dB");
@@ -157,6 +158,44 @@ fn the_sketch_makes_the_decode_depict_the_source() {
     // A level that does not exist is a usage error.
     let e = cli(&["encode", "-q", "-i", src.to_str().unwrap(), "-o", dir.join("x.lvc").to_str().unwrap(), "-m", tiny().to_str().unwrap(), "--sketch", "9"]).unwrap_err();
     assert_eq!(e.exit_code(), 1, "{e}");
+}
+
+#[test]
+fn a_residual_sketch_decodes_as_its_frames_plus_the_models_change() {
+    let dir = scratch().join("residual");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (res, plain, src) = (dir.join("residual.lvc"), dir.join("plain.lvc"), dir.join("src.y4m"));
+    encode(&opencv_clip("vtest.avi"), &res, &src, &["--start", "700", "--bytes", "900"]);
+    encode(&opencv_clip("vtest.avi"), &plain, &dir.join("src2.y4m"), &["--start", "700", "--bytes", "900", "--no-residual"]);
+    // The same encode: the files differ in FLAG_RESIDUAL (and the checksum) alone.
+    let (a, b) = (std::fs::read(&res).unwrap(), std::fs::read(&plain).unwrap());
+    assert_eq!(a.len(), b.len());
+    let differ: Vec<usize> = (0..a.len() - 4).filter(|&i| a[i] != b[i]).collect();
+    assert_eq!((differ, a[5] & !b[5]), (vec![5], lora_video_shared::format::FLAG_RESIDUAL));
+    assert!(cli(&["info", res.to_str().unwrap()]).unwrap().contains("plus the model's change"));
+
+    // residual - plain = S - D(z_s): the sketch's frames (as the encoder's sketch fit
+    // composes them) less TAEF2's decode of their latents (where the sampler starts).
+    let header = lora_video::decode::read_clip(&res).unwrap().header;
+    let s = header.sketch.as_ref().unwrap();
+    let (w, h, n) = (64, 64, 4);
+    let g = lora_video_shared::sketch::Geometry::new(w, h, n, &s.params).unwrap();
+    let kf = lora_video_shared::sketch::decode(s, w, h, n).unwrap();
+    let field = s.motion.as_ref().map(|m| lora_video_shared::sketch::motion::decode(m, w, h, g.keyframes).unwrap());
+    let mut pixels = Vec::new();
+    lora_video::sketch_fit::for_each_frame(&kf, &g, field.as_ref(), w, h, |_, image| pixels.extend_from_slice(image));
+    let device = Device::flex();
+    let base = BaseModel::from_bytes(&std::fs::read(tiny()).unwrap(), &device).unwrap();
+    let start = render::condition(&base, &Render::of(&header), &device).unwrap().unwrap().start;
+    let round_trip = render::frames(&base, render::Latents::plain(start), |_| {});
+    let round_trip = media::planar(&(0..n).map(|i| lora_video::output::image(&round_trip, i)).collect::<Vec<_>>());
+    let (r, p) = (decode(&res), decode(&plain));
+    let added: Vec<f32> = r.iter().zip(&p).zip(&round_trip).map(|((r, p), d)| r - p + d).collect();
+    assert!(psnr(&added, &pixels) > 35.0, "residual - plain + D(z_s) vs the sketch's frames: {:.2} dB", psnr(&added, &pixels));
+    let source = read_y4m(&src);
+    let (with, without) = (psnr(&r, &source), psnr(&p, &source));
+    eprintln!("vtest 4x64x64 in 900 bytes: residual decode {with:.2} dB, plain {without:.2} dB");
+    assert!(with > without, "residual decode {with:.2} dB, plain {without:.2} dB");
 }
 
 #[test]
@@ -367,9 +406,9 @@ fn render_controls_change_only_the_decode() {
     let base = BaseModel::from_bytes(&std::fs::read(tiny()).unwrap(), &device).unwrap();
     let r = Render { seed: 5, ..Render::of(&header) };
     let sampled = |r: &Render| {
-        let sketch = render::condition(&base, r, &device).unwrap();
-        let z = lora_video_shared::model::sampler::sample(&base.denoiser, None, sketch.as_ref(), render::render_shape(&base, r), r.steps, r.shift, r.seed, &device, |_| {});
-        let frames = render::frames(&base, z, |_| {});
+        let sketch = render::condition_frames(&base, r, &device).unwrap();
+        let z = lora_video_shared::model::sampler::sample(&base.denoiser, None, sketch.as_ref().map(|(s, _)| s), render::render_shape(&base, r), r.steps, r.shift, r.seed, &device, |_| {});
+        let frames = render::frames(&base, render::Latents::of(z, sketch), |_| {});
         media::planar(&(0..4).map(|i| lora_video::output::image(&frames, i)).collect::<Vec<_>>())
     };
     let zero = render_cli(&dir, "zero", &["--strength", "0", "--seed", "5"]).unwrap();
@@ -453,7 +492,7 @@ fn scaling_is_counted_replayed_and_used() {
     // Without its choices the same clip decodes differently (they are used).
     let unscaled = render::latents(&base, &clip.header, &theta, &Render { scaling: None, ..Render::of(&clip.header) }, &device, |_| {}).unwrap();
     let with = render::latents(&base, &clip.header, &theta, &Render::of(&clip.header), &device, |_| {}).unwrap();
-    let diff: f32 = (with - unscaled).abs().max().into_scalar();
+    let diff: f32 = (with.z - unscaled.z).abs().max().into_scalar();
     assert!(diff > 1e-3, "scaling must change the decode");
 
     // Bad scaling options are usage errors.

@@ -214,7 +214,7 @@ fn decode(s: &Setup, header: &lora_video_shared::format::Header, theta: &[f32], 
 }
 
 /// The frames of latents, through TAEF2's decoder.
-fn decoded(s: &Setup, z: Tensor<5>) -> Vec<RgbImage> {
+fn decoded(s: &Setup, z: render::Latents) -> Vec<RgbImage> {
     let f = render::frames(&s.base, z, |_| {});
     (0..f.count).map(|i| crate::output::image(&f, i)).collect()
 }
@@ -281,7 +281,7 @@ fn template_for(s: &Setup, images: &[RgbImage], fps: (u16, u16), seed: u32, budg
     // Room as `encode` leaves it: beside the header with the default scaling section.
     let scaling = crate::scaling::ScalingConfig::of_encode(crate::scaling::DEFAULT_M, None, 1.0, crate::scaling::Choose::Greedy, u64::from(seed), steps)?;
     let room = encode::sketch_room(&lora_video_shared::format::Header { scaling: scaling.map(|c| c.placeholder()), ..template.clone() }, budget);
-    template.sketch = crate::sketch::choose(images, crate::sketch::SketchChoice::Auto, crate::sketch::START, crate::sketch::AUTO_SHARE, s.base.config.cond_channels > 0, room)?;
+    template.sketch = crate::sketch::choose(images, crate::sketch::SketchChoice::Auto, crate::sketch::START, crate::sketch::AUTO_SHARE, s.base.config.cond_channels > 0, room)?.map(|s| lora_video_shared::sketch::Sketch { residual: true, ..s });
     Ok(template)
 }
 

@@ -109,7 +109,7 @@ fn settings(a: &ScalingArgs, steps: u8, seed: u32) -> Result<Vec<Setting>, CliEr
     Ok(out)
 }
 
-fn score_latents(s: &Setup, images: &[RgbImage], z: burn::tensor::Tensor<5>) -> Scores {
+fn score_latents(s: &Setup, images: &[RgbImage], z: render::Latents) -> Scores {
     metrics::score(images, &super::decoded(s, z))
 }
 
@@ -156,7 +156,7 @@ fn clip_rows(s: &Setup, name: &str, images: &[RgbImage], fps: (u16, u16), a: &Sc
             bytes: 0,
             choice_bits: 0,
             quant_step: plain.header.quant_step,
-            latent_mse: encode::mse(&z, &fit.z0),
+            latent_mse: encode::mse(&z.z, &fit.z0),
             scores: score_latents(s, images, z),
             choose_seconds: 0.0,
         };
@@ -183,7 +183,7 @@ fn clip_rows(s: &Setup, name: &str, images: &[RgbImage], fps: (u16, u16), a: &Sc
                     bytes: 0,
                     choice_bits,
                     quant_step: clip.header.quant_step,
-                    latent_mse: encode::mse(&z, &fit.z0),
+                    latent_mse: encode::mse(&z.z, &fit.z0),
                     scores: score_latents(s, images, z),
                     choose_seconds,
                 };

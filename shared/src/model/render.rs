@@ -195,15 +195,44 @@ pub fn lora_map(model: &BaseModel, header: &Header, device: &Device) -> Result<L
     Ok(LoraMap::new(&slots, header.lora.k, u64::from(header.lora.hash_seed), device)?)
 }
 
-/// Model-space latents [1, T, C, h, w] of the clip `theta` under `render`;
+/// A render's final model-space latents `z` [1, T, C, h, w] and, when its sketch is
+/// residual (`Sketch::residual`), what `frames` adds to their decode.
+pub struct Latents {
+    pub z: Tensor<5>,
+    pub residual: Option<Residual>,
+}
+
+impl Latents {
+    /// Latents decoded as they are.
+    pub fn plain(z: Tensor<5>) -> Self {
+        Self { z, residual: None }
+    }
+
+    /// Latents `z` sampled under `sketch` (`condition_frames`).
+    pub fn of(z: Tensor<5>, sketch: Option<(SketchInput, Option<Vec<Vec<f32>>>)>) -> Self {
+        let residual = sketch.and_then(|(s, images)| images.map(|images| Residual { images, start: s.start }));
+        Self { z, residual }
+    }
+}
+
+/// A residual sketch's own frames: frame i decodes as `S_i + D(z_i) - D(s_i)`, the
+/// sketch's pixels `S_i` (planar RGB in [0, 1], the images `condition` encodes) plus what
+/// the sampler changed in TAEF2's decode `D` of its start latents `s` (the sketch latents).
+/// A sampler that changes nothing gives the sketch's pixels, not their round trip.
+pub struct Residual {
+    pub images: Vec<Vec<f32>>,
+    pub start: Tensor<5>,
+}
+
+/// Model-space latents of the clip `theta` under `render` (`Latents`);
 /// `on_step(i)` after each sampler step.
-pub fn latents(model: &BaseModel, header: &Header, theta: &[f32], render: &Render, device: &Device, on_step: impl FnMut(usize)) -> Result<Tensor<5>, RenderError> {
+pub fn latents(model: &BaseModel, header: &Header, theta: &[f32], render: &Render, device: &Device, on_step: impl FnMut(usize)) -> Result<Latents, RenderError> {
     latents_merged(model, header, theta, render, None, device, on_step)
 }
 
 /// `latents` with, optionally, a second clip's LoRA update added layer by layer
 /// (weighted by `strength * mix`). Both clips must be for `model`.
-pub fn latents_merged(model: &BaseModel, header: &Header, theta: &[f32], render: &Render, merge: Option<Merge>, device: &Device, on_step: impl FnMut(usize)) -> Result<Tensor<5>, RenderError> {
+pub fn latents_merged(model: &BaseModel, header: &Header, theta: &[f32], render: &Render, merge: Option<Merge>, device: &Device, on_step: impl FnMut(usize)) -> Result<Latents, RenderError> {
     check(model, header)?;
     check_render(model, render)?;
     let factors_of = |h: &Header, theta: &[f32], strength: f32| -> Result<_, RenderError> {
@@ -222,8 +251,9 @@ pub fn latents_merged(model: &BaseModel, header: &Header, theta: &[f32], render:
     let shape = render_shape(model, render);
     // Scaling choices belong to the stored step count; another count replays none.
     let scaling = render.scaling.as_ref().filter(|_| render.steps == usize::from(header.sampler.steps));
-    let sketch = condition(model, render, device)?;
-    Ok(sampler::sample_scaled(&model.denoiser, Some(&factors), sketch.as_ref(), shape, render.steps, render.shift, render.seed, scaling, device, on_step))
+    let sketch = condition_frames(model, render, device)?;
+    let z = sampler::sample_scaled(&model.denoiser, Some(&factors), sketch.as_ref().map(|(s, _)| s), shape, render.steps, render.shift, render.seed, scaling, device, on_step);
+    Ok(Latents::of(z, sketch))
 }
 
 /// What a render's sketch gives the sampler (`sampler::SketchInput`): each decoded
@@ -234,6 +264,12 @@ pub fn latents_merged(model: &BaseModel, header: &Header, theta: &[f32], render:
 /// is those latents and a channel of ones. None without a sketch or for a model that
 /// reads none.
 pub fn condition(model: &BaseModel, render: &Render, device: &Device) -> Result<Option<SketchInput>, RenderError> {
+    Ok(condition_frames(model, render, device)?.map(|(input, _)| input))
+}
+
+/// `condition` and, for a residual sketch, the image of each render frame the latents
+/// encode (planar RGB in [0, 1]; `Residual`).
+pub fn condition_frames(model: &BaseModel, render: &Render, device: &Device) -> Result<Option<(SketchInput, Option<Vec<Vec<f32>>>)>, RenderError> {
     let Some(s) = render.sketch.as_ref().filter(|_| model.config.cond_channels == SKETCH_CHANNELS) else { return Ok(None) };
     let encoder = model.encoder.as_ref().ok_or(RenderError::Unsupported { what: "sketch", value: "present".into(), why: "the base model has no TAEF2 encoder".into() })?;
     let (keyframes, g) = s.decode()?;
@@ -246,17 +282,26 @@ pub fn condition(model: &BaseModel, render: &Render, device: &Device) -> Result<
     let z = encode(images.concat(), images.len());
     let [_, c, lh, lw] = z.dims();
     let frame = |i: usize| z.clone().slice([i..i + 1, 0..c, 0..lh, 0..lw]);
-    let frames: Vec<Tensor<4>> = sketch::frame_weights(&g, render.frames)
-        .into_iter()
-        .map(|(a, b, u)| match &motion {
-            _ if u == 0.0 => frame(a),
-            Some(field) => encode(field.between(a, &images[a], &images[b], u, scale, w, h), 1),
-            None => frame(a).mul_scalar(1.0 - u) + frame(b).mul_scalar(u),
-        })
-        .collect();
+    let mut pixels = s.sketch.residual.then(Vec::new);
+    let mut frames = Vec::with_capacity(render.frames);
+    for (a, b, u) in sketch::frame_weights(&g, render.frames) {
+        let (latent, image) = match &motion {
+            _ if u == 0.0 => (frame(a), None),
+            Some(field) => {
+                let image = field.between(a, &images[a], &images[b], u, scale, w, h);
+                (encode(image.clone(), 1), Some(image))
+            }
+            None => (frame(a).mul_scalar(1.0 - u) + frame(b).mul_scalar(u), None),
+        };
+        frames.push(latent);
+        if let Some(p) = pixels.as_mut() {
+            // Without motion the latents blend, and so do the pixels.
+            p.push(image.unwrap_or_else(|| images[a].iter().zip(&images[b]).map(|(x, y)| (1.0 - u) * x + u * y).collect()));
+        }
+    }
     let start = Tensor::cat(frames, 0).unsqueeze_dim::<5>(0);
     let cond = Tensor::cat(vec![start.clone(), Tensor::ones([1, render.frames, 1, lh, lw], device)], 2);
-    Ok(Some(SketchInput { cond, start, t0: s.sketch.t0() }))
+    Ok(Some((SketchInput { cond, start, t0: s.sketch.t0() }, pixels)))
 }
 
 /// Decoded frames: `count` frames of `width` x `height`, RGB8 interleaved, frame after frame.
@@ -275,11 +320,11 @@ impl Frames {
     }
 }
 
-/// Model-space latents [1, T, C, h, w] -> RGB8 frames, one frame at a time through the
-/// TAEF2 decoder (bounded memory); `on_frame(i)` after each. Native only: reads back
-/// synchronously.
-pub fn frames(model: &BaseModel, z: Tensor<5>, mut on_frame: impl FnMut(usize)) -> Frames {
-    let mut out = empty_frames(&z);
+/// A render's latents -> RGB8 frames, one frame at a time through the TAEF2 decoder
+/// (bounded memory; a residual sketch adds its pixels, `Residual`); `on_frame(i)` after
+/// each. Native only: reads back synchronously.
+pub fn frames(model: &BaseModel, z: Latents, mut on_frame: impl FnMut(usize)) -> Frames {
+    let mut out = empty_frames(&z.z);
     for i in 0..out.count {
         let planar = decode_frame(model, &z, i).into_data();
         out.rgb.extend(interleave(&planar.convert::<f32>().try_to_vec::<f32>().expect("f32 frames"), out.width * out.height));
@@ -289,8 +334,8 @@ pub fn frames(model: &BaseModel, z: Tensor<5>, mut on_frame: impl FnMut(usize)) 
 }
 
 /// `frames` with asynchronous readback, as WebGPU in a browser requires.
-pub async fn frames_async(model: &BaseModel, z: Tensor<5>, mut on_frame: impl FnMut(usize)) -> Result<Frames, RenderError> {
-    let mut out = empty_frames(&z);
+pub async fn frames_async(model: &BaseModel, z: Latents, mut on_frame: impl FnMut(usize)) -> Result<Frames, RenderError> {
+    let mut out = empty_frames(&z.z);
     for i in 0..out.count {
         let planar = decode_frame(model, &z, i).into_data_async().await.map_err(|e| RenderError::Readback(format!("{e:?}")))?;
         out.rgb.extend(interleave(&planar.convert::<f32>().try_to_vec::<f32>().expect("f32 frames"), out.width * out.height));
@@ -305,10 +350,18 @@ fn empty_frames(z: &Tensor<5>) -> Frames {
     Frames { width: w * s, height: h * s, count: t, rgb: Vec::with_capacity(t * h * s * w * s * 3) }
 }
 
-/// Frame `i` of model-space latents [1, T, C, h, w], decoded: [1, 1, 3, 8h, 8w].
-fn decode_frame(model: &BaseModel, z: &Tensor<5>, i: usize) -> Tensor<5> {
-    let [_, _, c, h, w] = z.dims();
-    model.decode(z.clone().slice([0..1, i..i + 1, 0..c, 0..h, 0..w]))
+/// Frame `i` of a render, decoded: [1, 1, 3, 8h, 8w]; with a residual sketch, `S_i +
+/// D(z_i) - D(s_i)` (`Residual`).
+fn decode_frame(model: &BaseModel, z: &Latents, i: usize) -> Tensor<5> {
+    let decode = |z: &Tensor<5>| {
+        let [_, _, c, h, w] = z.dims();
+        model.decode(z.clone().slice([0..1, i..i + 1, 0..c, 0..h, 0..w]))
+    };
+    let x = decode(&z.z);
+    let Some(r) = &z.residual else { return x };
+    let shape = x.dims();
+    let image = Tensor::<1>::from_data(TensorData::new(r.images[i].clone(), [r.images[i].len()]), &x.device()).reshape(shape);
+    x + image - decode(&r.start)
 }
 
 /// Planar [3, n] in [0, 1] -> interleaved RGB8, rounding to nearest.
