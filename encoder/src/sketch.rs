@@ -186,12 +186,12 @@ pub fn wavelet_levels(g: &Geometry) -> u8 {
     (side.ilog2().saturating_sub(3) as u8).clamp(1, sketch::wavelet::MAX_LEVELS)
 }
 
-/// The section's bytes for transform coefficients, estimated from their ideal bits, with
-/// `extra` bytes beside them (motion).
-fn transform_bytes(coefs: &[sketch::transform::Coefficient], extra: usize) -> usize {
+/// The section's bytes for transform coefficients at wavelet `levels` (0: the DCT), with
+/// `motion` bytes of motion if any, estimated from their ideal bits.
+fn transform_bytes(coefs: &[sketch::transform::Coefficient], levels: u8, motion: Option<usize>) -> usize {
     let bits = sketch::transform::fit_model(coefs, false).2 + sketch::transform::fit_model(coefs, true).2;
     // ANS adds up to about two words to the ideal bits.
-    sketch::SECTION_HEADER + sketch::TRANSFORM_FIELDS + extra + 4 * ((bits + 48.0) / 32.0).ceil() as usize
+    sketch::section_len(Some(levels), motion, 4 * ((bits + 48.0) / 32.0).ceil() as usize)
 }
 
 /// One setting of the search: its geometry, the squared error of its unquantised
@@ -241,14 +241,12 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                     let floor = clip.error(&g, &targets, None);
                     for levels in TRANSFORM_BASES.map(levels_of) {
                         let analysed = sketch::transform::analyse(&g, levels, &targets);
-                        // A wavelet sketch carries empty motion fields.
-                        let extra = if levels > 0 { 1 + shared_motion::FIELDS } else { 0 };
                         for ratio in SEARCH_CHROMA {
                             for tilt in TRANSFORM_TILT {
                                 let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
                                 let bytes = |q: u8| {
                                     let coefs = sketch::transform::quantise(&g, &params(q), tilt, levels, &analysed, TRANSFORM_DEAD_ZONE);
-                                    Some(transform_bytes(&coefs, extra))
+                                    Some(transform_bytes(&coefs, levels, None))
                                 };
                                 let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), tilt, levels, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
                                 each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
@@ -265,7 +263,7 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                         let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: q };
                         let bytes = |q: u8| {
                             let (coefs, _) = sketch::transform::quantise_predicted(&g, &params(q), tilt, levels, &targets, field, TRANSFORM_DEAD_ZONE);
-                            Some(transform_bytes(&coefs, motion.len() + usize::from(levels > 0)))
+                            Some(transform_bytes(&coefs, levels, Some(motion.len())))
                         };
                         let at = |q: u8| clip.checked(sketch::encode_predicted(&g, params(q), tilt, levels, start, &targets, field, motion, TRANSFORM_DEAD_ZONE)).ok();
                         each(Setting { g: &g, field: Some(field), floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });

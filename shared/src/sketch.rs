@@ -83,18 +83,24 @@ pub const SECTION_HEADER: usize = 9;
 pub const TRANSFORM_FIELDS: usize = 3;
 
 impl Sketch {
-    /// Bytes of the section in a file: a wavelet sketch (version 5) adds `levels`, and
-    /// motion fields even without motion.
+    /// Bytes of the section in a file (`section_len`).
     pub fn section_len(&self) -> usize {
-        let wavelet = self.transform.is_some_and(|t| t.levels > 0);
-        let motion = self.motion.as_ref().map_or(if wavelet { motion::FIELDS } else { 0 }, Motion::len);
-        SECTION_HEADER + if self.transform.is_some() { TRANSFORM_FIELDS } else { 0 } + usize::from(wavelet) + self.payload.len() + motion
+        section_len(self.transform.map(|t| t.levels), self.motion.as_ref().map(Motion::len), self.payload.len())
     }
 
     /// The sampler's start time t0 in (0, 1].
     pub fn t0(&self) -> f32 {
         f32::from(self.start) / 255.0
     }
+}
+
+/// Bytes of a sketch section with `payload` bytes of samples: `levels` None for sample
+/// coding, Some(0) for the DCT, Some(levels) for the wavelet (version 5: it adds `levels`,
+/// and motion fields even without motion); `motion` the motion's bytes, if any.
+pub fn section_len(levels: Option<u8>, motion: Option<usize>, payload: usize) -> usize {
+    let wavelet = levels.is_some_and(|l| l > 0);
+    let motion = motion.unwrap_or(if wavelet { motion::FIELDS } else { 0 });
+    SECTION_HEADER + if levels.is_some() { TRANSFORM_FIELDS } else { 0 } + usize::from(wavelet) + payload + motion
 }
 
 /// One plane's samples, row-major.
