@@ -6,6 +6,7 @@
 # the render controls (seed, strength, steps, mix-src, mix, sketch, sketch-src) match
 # `lora-video render`;
 # a clip with inference-time scaling replays its choices like the native decoder.
+# The fixtures are made by scripts/make-fixtures.sh.
 #   BENCH=out.json bash scripts/test-browser.sh   also writes the timings
 set -euo pipefail
 cd "$(dirname "$0")/.."
