@@ -32,7 +32,7 @@ await page.goto(`http://127.0.0.1:${server.address().port}/demo/`);
 await page.waitForFunction(() => {
   const els = [...document.querySelectorAll("lora-video")];
   return els.length > 0 && els.every((e) => e.readyState === 4 || e._lastError);
-}, null, { timeout: 1_500_000, polling: 1000 });
+}, null, { timeout: 3_000_000, polling: 1000 });
 await page.waitForTimeout(700);
 console.log(await page.evaluate(() => [...document.querySelectorAll(".status")].map((e) => e.textContent).join("\n")));
 console.log(`all samples decoded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
