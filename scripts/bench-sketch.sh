@@ -3,7 +3,7 @@
 # encoder's sketch search picks at 300, 900, 2,400 and 4,000 bytes of sketch section and
 # without a budget (sketch::LAMBDA), its bytes and the PSNR of its upsampled, blended
 # decode (the model's condition) against the frames (`--example sketch_rd`), for both
-# codings: the transform (what `encode` writes: version 5 with the wavelet, 3 or 4 with
+# codings: the transform (what `encode` writes: version 6 with the wavelet, 3 or 4 with
 # the DCT, 4 with motion) and predicted samples (version 2). Writes docs/BENCHMARKS.md's "sketch-rd" section. About
 # 15 minutes on 2 cores before motion; with motion and both spatial bases each transform
 # search takes about 75 s, so expect about 30 minutes. Needs ffmpeg and the data of fetch-data.sh --test.
@@ -38,7 +38,7 @@ printf '%s\n' "<!-- sketch-rd:begin -->
 16 frames at 256x256. What \`sketch::search\` picks for a sketch section of at most the
 given bytes, and without a budget (the least squared error plus lambda per bit, what a
 plain \`encode\` uses), for each coding (transform, what \`encode\` writes: its
-spatial basis, the wavelet with its levels (version 5) or the DCT (version 3, or 4 with
+spatial basis, the wavelet with its levels (version 6, adaptive models) or the DCT (version 3, or 4 with
 motion); samples: version 2): cell side (pixels), keyframes, luma / chroma q
 (samples: the step; transform: the step is 2^(q/16 - 2) at the lowest frequency), the
 bytes of motion within the section (0: none), the section's bytes, and

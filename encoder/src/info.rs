@@ -148,7 +148,7 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
         let p = s.params;
         let basis = |tr: lora_video_shared::sketch::Transform| match tr.levels {
             0 => format!("DCT-coded (tilt {})", tr.tilt),
-            l => format!("wavelet-coded ({l} levels, tilt {})", tr.tilt),
+            l => format!("wavelet-coded ({l} levels, tilt {}{})", tr.tilt, if tr.adaptive { ", adaptive models" } else { "" }),
         };
         let coding = match (s.transform, &s.motion) {
             (Some(tr), Some(m)) => format!("{}, predicted along motion on {}-pixel blocks ({} bytes)", basis(tr), 1u32 << m.block_log2, m.len()),

@@ -186,10 +186,12 @@ pub fn wavelet_levels(g: &Geometry) -> u8 {
     (side.ilog2().saturating_sub(3) as u8).clamp(1, sketch::wavelet::MAX_LEVELS)
 }
 
-/// The section's bytes for transform coefficients at wavelet `levels` (0: the DCT), with
-/// `motion` bytes of motion if any, estimated from their ideal bits.
-fn transform_bytes(coefs: &[sketch::transform::Coefficient], levels: u8, motion: Option<usize>) -> usize {
-    let bits = sketch::transform::fit_model(coefs, false).2 + sketch::transform::fit_model(coefs, true).2;
+/// The section's bytes for transform coefficients at wavelet `levels` (0: the DCT, under
+/// fixed models; else under adaptive models, the coefficients from `layer_len` on in later
+/// layers), with `motion` bytes of motion if any, estimated from their ideal bits.
+fn transform_bytes(coefs: &[sketch::transform::Coefficient], levels: u8, layer_len: usize, motion: Option<usize>) -> usize {
+    let (luma, chroma) = (sketch::transform::fit_model(coefs, false), sketch::transform::fit_model(coefs, true));
+    let bits = if levels > 0 { sketch::transform::adaptive_bits(coefs, [luma.0, chroma.0], [luma.1, chroma.1], layer_len) } else { luma.2 + chroma.2 };
     // ANS adds up to about two words to the ideal bits.
     sketch::section_len(Some(levels), motion, 4 * ((bits + 48.0) / 32.0).ceil() as usize)
 }
@@ -222,7 +224,8 @@ fn chroma_step(q: u8, ratio: f64, transform: bool) -> u8 {
 }
 
 /// Calls `each` with every setting the search tries: the transform's (`transform`;
-/// the DCT in space, version 3, or 4 with motion; the wavelet, version 5) or the
+/// the DCT in space, version 3, or 4 with motion; the wavelet under adaptive models,
+/// version 6) or the
 /// predicted samples' (version 2).
 fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Setting)) {
     if transform {
@@ -246,9 +249,9 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                                 let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
                                 let bytes = |q: u8| {
                                     let coefs = sketch::transform::quantise(&g, &params(q), tilt, levels, &analysed, TRANSFORM_DEAD_ZONE);
-                                    Some(transform_bytes(&coefs, levels, None))
+                                    Some(transform_bytes(&coefs, levels, coefs.len(), None))
                                 };
-                                let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), tilt, levels, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
+                                let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), tilt, levels, levels > 0, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
                                 each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
                             }
                         }
@@ -263,9 +266,9 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                         let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: q };
                         let bytes = |q: u8| {
                             let (coefs, _) = sketch::transform::quantise_predicted(&g, &params(q), tilt, levels, &targets, field, TRANSFORM_DEAD_ZONE);
-                            Some(transform_bytes(&coefs, levels, Some(motion.len())))
+                            Some(transform_bytes(&coefs, levels, sketch::transform::layer(&g).samples(), Some(motion.len())))
                         };
-                        let at = |q: u8| clip.checked(sketch::encode_predicted(&g, params(q), tilt, levels, start, &targets, field, motion, TRANSFORM_DEAD_ZONE)).ok();
+                        let at = |q: u8| clip.checked(sketch::encode_predicted(&g, params(q), tilt, levels, levels > 0, start, &targets, field, motion, TRANSFORM_DEAD_ZONE)).ok();
                         each(Setting { g: &g, field: Some(field), floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
                     }
                 }

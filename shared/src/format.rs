@@ -1,4 +1,4 @@
-//! The `.lvc` bitstream, version 5 (SPEC.md): fixed header, optional sections, the
+//! The `.lvc` bitstream, version 6 (SPEC.md): fixed header, optional sections, the
 //! entropy-coded payload, and a CRC-32 over everything before it.
 //!
 //! Reading checks the magic, the version, the checksum, then every field against the
@@ -10,11 +10,11 @@ use crate::quant;
 use crate::sketch::{self, Sketch, SketchError, SketchParams};
 
 pub const MAGIC: [u8; 4] = *b"lvcf";
-/// The newest version: wavelet sketches.
-pub const VERSION: u8 = 5;
+/// The newest version: wavelet sketches under adaptive symbol models.
+pub const VERSION: u8 = 6;
 /// Versions 1 (no sketch section), 2 (sample-coded sketches), 3 (transform-coded
-/// sketches without motion) and 4 (with motion) still read; a file is written back with
-/// the version it was read with.
+/// sketches without motion), 4 (with motion) and 5 (wavelet sketches under fixed models)
+/// still read; a file is written back with the version it was read with.
 pub const OLDEST_VERSION: u8 = 1;
 /// The version whose sketches are sample-coded (`Sketch::transform` None).
 pub const SAMPLE_SKETCH_VERSION: u8 = 2;
@@ -23,6 +23,8 @@ pub const SAMPLE_SKETCH_VERSION: u8 = 2;
 pub const TRANSFORM_SKETCH_VERSION: u8 = 3;
 /// The version whose sketches are DCT-coded with motion.
 pub const MOTION_SKETCH_VERSION: u8 = 4;
+/// The version whose sketches are wavelet-coded under fixed models.
+pub const WAVELET_SKETCH_VERSION: u8 = 5;
 /// Bytes of the fixed header (magic through payload_len).
 pub const FIXED_HEADER_LEN: usize = 86;
 /// Bytes of the CRC-32 trailer.
@@ -286,11 +288,13 @@ impl Bitstream {
         Ok(Self { version: Self::version_for(&header), header, payload })
     }
 
-    /// The version a new clip with this header is written as: 5 when its sketch is
-    /// wavelet-coded, 4 when it has motion, 2 when it is sample-coded, else 3.
+    /// The version a new clip with this header is written as: 6 when its sketch is
+    /// wavelet-coded under adaptive models, 5 under fixed ones, 4 when it has motion, 2
+    /// when it is sample-coded, else 3.
     pub fn version_for(header: &Header) -> u8 {
         match &header.sketch {
-            Some(s) if s.transform.is_some_and(|t| t.levels > 0) => VERSION,
+            Some(s) if s.transform.is_some_and(|t| t.adaptive) => VERSION,
+            Some(s) if s.transform.is_some_and(|t| t.levels > 0) => WAVELET_SKETCH_VERSION,
             Some(s) if s.motion.is_some() => MOTION_SKETCH_VERSION,
             Some(s) if s.transform.is_none() => SAMPLE_SKETCH_VERSION,
             _ => TRANSFORM_SKETCH_VERSION,
@@ -330,7 +334,7 @@ impl Bitstream {
         // A sketch's coding fixes the version (`version_for`).
         let fits = h.sketch.is_none() || self.version == Self::version_for(h);
         if !(OLDEST_VERSION..=VERSION).contains(&self.version) || !fits {
-            return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch), 3 (transform-coded sketch), 4 (with motion) or 5 (wavelet)"));
+            return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch), 3 (transform-coded sketch), 4 (with motion), 5 (wavelet) or 6 (adaptive)"));
         }
         let mut w = Vec::with_capacity(self.len());
         w.extend_from_slice(&MAGIC);
@@ -473,9 +477,9 @@ impl Bitstream {
                 let [tilt, decay_luma, decay_chroma] = r.array()?;
                 let levels = if version >= 5 { r.u8()? } else { 0 };
                 if version >= 5 && !(1..=sketch::wavelet::MAX_LEVELS).contains(&levels) {
-                    return Err(out_of_range("sketch levels", levels, "1..=8 in version 5"));
+                    return Err(out_of_range("sketch levels", levels, "1..=8 from version 5"));
                 }
-                Some(sketch::Transform { tilt, decay: [decay_luma, decay_chroma], levels })
+                Some(sketch::Transform { tilt, decay: [decay_luma, decay_chroma], levels, adaptive: version >= 6 })
             } else {
                 None
             };

@@ -16,6 +16,7 @@ use constriction::stream::{Decode, Encode};
 
 use crate::entropy::{Prior, PriorKind};
 
+pub mod adaptive;
 pub mod motion;
 pub mod transform;
 pub mod wavelet;
@@ -428,26 +429,34 @@ pub(crate) fn entropy_decode(l: &Layout, scale: [u8; 2], payload: &[u8]) -> Resu
 }
 
 /// Codes the transform of the targets (`transform::analyse`) at `tilt` with dead zone
-/// `dz`/64 (the scales and decays fitted to the symbols): the sketch and the keyframes a
-/// decoder rebuilds.
-pub fn encode_transform(g: &Geometry, params: SketchParams, tilt: u8, levels: u8, start: u8, analysed: &[Vec<f64>], dz: i32) -> (Sketch, Vec<Keyframe>) {
+/// `dz`/64 (the scales and decays fitted to the symbols), under adaptive models when
+/// `adaptive` (version 6, wavelet only): the sketch and the keyframes a decoder rebuilds.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_transform(g: &Geometry, params: SketchParams, tilt: u8, levels: u8, adaptive: bool, start: u8, analysed: &[Vec<f64>], dz: i32) -> (Sketch, Vec<Keyframe>) {
     let coefs = transform::quantise(g, &params, tilt, levels, analysed, dz);
     let decoded = transform::reconstruct(g, &params, tilt, levels, &coefs);
-    let (luma, chroma) = (transform::fit_model(&coefs, false), transform::fit_model(&coefs, true));
-    let (scale, decay) = ([luma.0, chroma.0], [luma.1, chroma.1]);
-    let payload = transform::entropy_code(&coefs, scale, decay);
-    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay, levels }), motion: None, residual: false, payload }, decoded)
+    let layer_len = coefs.len();
+    (coded(params, start, Transform { tilt, decay: [0, 0], levels, adaptive }, &coefs, layer_len, None), decoded)
 }
 
 /// Codes `targets` as keyframes predicted along `motion` (its decoded `field`; version
-/// 4, `transform::quantise_predicted`) at `tilt` with dead zone `dz`/64: the sketch and
-/// the keyframes a decoder rebuilds.
-pub fn encode_predicted(g: &Geometry, params: SketchParams, tilt: u8, levels: u8, start: u8, targets: &[Keyframe], field: &motion::Field, motion: &Motion, dz: i32) -> (Sketch, Vec<Keyframe>) {
+/// 4, `transform::quantise_predicted`) at `tilt` with dead zone `dz`/64, under adaptive
+/// models when `adaptive`: the sketch and the keyframes a decoder rebuilds.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_predicted(g: &Geometry, params: SketchParams, tilt: u8, levels: u8, adaptive: bool, start: u8, targets: &[Keyframe], field: &motion::Field, motion: &Motion, dz: i32) -> (Sketch, Vec<Keyframe>) {
     let (coefs, decoded) = transform::quantise_predicted(g, &params, tilt, levels, targets, field, dz);
-    let (luma, chroma) = (transform::fit_model(&coefs, false), transform::fit_model(&coefs, true));
+    let layer_len = transform::layer(g).samples();
+    (coded(params, start, Transform { tilt, decay: [0, 0], levels, adaptive }, &coefs, layer_len, Some(motion.clone())), decoded)
+}
+
+/// A transform-coded sketch of quantised coefficients: the kinds' scales and decays
+/// fitted to them (`t.decay` is replaced), the payload (`transform::entropy_code`;
+/// coefficients from `layer_len` on belong to later layers).
+fn coded(params: SketchParams, start: u8, t: Transform, coefs: &[transform::Coefficient], layer_len: usize, motion: Option<Motion>) -> Sketch {
+    let (luma, chroma) = (transform::fit_model(coefs, false), transform::fit_model(coefs, true));
     let (scale, decay) = ([luma.0, chroma.0], [luma.1, chroma.1]);
-    let payload = transform::entropy_code(&coefs, scale, decay);
-    (Sketch { params, start, scale, transform: Some(Transform { tilt, decay, levels }), motion: Some(motion.clone()), residual: false, payload }, decoded)
+    let payload = transform::entropy_code(coefs, scale, decay, t.adaptive.then_some(layer_len));
+    Sketch { params, start, scale, transform: Some(Transform { decay, ..t }), motion, residual: false, payload }
 }
 
 /// Decodes a sketch of a `width` x `height` x `frames` clip to its keyframes.
@@ -624,8 +633,14 @@ mod tests {
             let params = SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: q };
             let g = Geometry::new(w, h, t, &params).unwrap();
             let tg = targets(&frames, w, h, &g);
-            let (s, decoded) = encode_transform(&g, params, tilt, levels, 200, &transform::analyse(&g, levels, &tg), dz);
+            let (s, decoded) = encode_transform(&g, params, tilt, levels, false, 200, &transform::analyse(&g, levels, &tg), dz);
             assert_eq!(decode(&s, w, h, t).unwrap(), decoded, "{params:?}, {levels} levels");
+            if levels > 0 {
+                // Adaptive models code the same symbols: the same keyframes.
+                let (a, again) = encode_transform(&g, params, tilt, levels, true, 200, &transform::analyse(&g, levels, &tg), dz);
+                assert_eq!((&again, &decode(&a, w, h, t).unwrap()), (&decoded, &decoded), "{params:?}, {levels} levels, adaptive");
+                assert_ne!(a.payload, s.payload);
+            }
             if tilt == 0 && dz == 0 {
                 // Orthonormal: the samples' mean squared error is the coefficients' (at most
                 // step^2/4), plus the rounding to integers; the wavelet's synthesis vectors
@@ -709,7 +724,7 @@ mod tests {
             Sketch { payload: vec![1, 2, 3], ..ok.clone() },
             Sketch { payload: vec![0, 0, 0, 0], ..ok.clone() },
             Sketch { params: SketchParams { cell_log2: 0, ..p }, ..ok.clone() },
-            Sketch { params: SketchParams { cell_log2: 0, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0], levels: 0 }), payload: vec![0x5a; 4000], ..ok.clone() },
+            Sketch { params: SketchParams { cell_log2: 0, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0], levels: 0, adaptive: false }), payload: vec![0x5a; 4000], ..ok.clone() },
         ] {
             assert!(decode(&bad, 64, 64, 4).is_err(), "{bad:?}");
         }
@@ -717,7 +732,7 @@ mod tests {
         let big = Sketch { params: SketchParams { keyframes: 64, ..p }, ..ok.clone() };
         assert!(matches!(decode(&big, 4096, 4096, 64), Err(SketchError::OutOfRange { field: "samples", .. })));
         // A transform grid wider than 512 cells.
-        let wide = Sketch { params: SketchParams { cell_log2: 0, keyframes: 1, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0], levels: 0 }), ..ok };
+        let wide = Sketch { params: SketchParams { cell_log2: 0, keyframes: 1, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0], levels: 0, adaptive: false }), ..ok };
         assert!(decode(&wide, 1024, 8, 1).is_err());
     }
 }

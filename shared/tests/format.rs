@@ -55,9 +55,9 @@ fn every_section_round_trips() {
     only_sketch.header.metadata = None;
     let mut v1 = minimal_clip();
     v1.version = 1;
-    let mut residual = wavelet_clip(true);
+    let mut residual = wavelet_clip(true, false);
     residual.header.sketch.as_mut().unwrap().residual = true;
-    for clip in [minimal_clip(), full_clip(), transform_clip(), motion_clip(), wavelet_clip(false), wavelet_clip(true), only_scaling, only_metadata, only_sketch, v1, residual] {
+    for clip in [minimal_clip(), full_clip(), transform_clip(), motion_clip(), wavelet_clip(false, false), wavelet_clip(true, false), wavelet_clip(false, true), wavelet_clip(true, true), only_scaling, only_metadata, only_sketch, v1, residual] {
         let bytes = clip.to_bytes().unwrap();
         assert_eq!(bytes.len(), clip.len());
         let back = Bitstream::read(&bytes).unwrap();
@@ -77,7 +77,7 @@ fn typical_header_is_86_bytes_plus_4_crc() {
 
 #[test]
 fn every_truncation_is_an_error() {
-    for clip in [full_clip(), transform_clip(), motion_clip(), wavelet_clip(false), wavelet_clip(true)] {
+    for clip in [full_clip(), transform_clip(), motion_clip(), wavelet_clip(false, false), wavelet_clip(true, false), wavelet_clip(true, true)] {
         let bytes = clip.to_bytes().unwrap();
         for n in 0..bytes.len() {
             assert!(Bitstream::read(&bytes[..n]).is_err(), "prefix of {n} bytes was accepted");
@@ -90,7 +90,7 @@ fn every_truncation_is_an_error() {
 
 #[test]
 fn every_bit_flip_is_detected() {
-    for clip in [full_clip(), transform_clip(), motion_clip(), wavelet_clip(false), wavelet_clip(true)] {
+    for clip in [full_clip(), transform_clip(), motion_clip(), wavelet_clip(false, false), wavelet_clip(true, false), wavelet_clip(true, true)] {
         let bytes = clip.to_bytes().unwrap();
         for bit in 0..bytes.len() * 8 {
             let mut b = bytes.clone();
@@ -112,13 +112,13 @@ fn wrong_magic_version_flags_and_checksum() {
     let bytes = minimal_clip().to_bytes().unwrap();
     let png = b"\x89PNG\r\n\x1a\n0000000000";
     assert_eq!(Bitstream::read(png), Err(FormatError::BadMagic(*b"\x89PNG")));
-    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[6])), Err(FormatError::UnsupportedVersion(6)));
+    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[7])), Err(FormatError::UnsupportedVersion(7)));
     assert_eq!(Bitstream::read(&patch(&bytes, 4, &[0])), Err(FormatError::UnsupportedVersion(0)));
     assert_eq!(Bitstream::read(&patch(&bytes, 5, &[0x80])), Err(FormatError::UnknownFlags(0x80)));
     // A residual sketch sets FLAG_RESIDUAL; without a sketch the flag is an error.
-    let mut residual = wavelet_clip(false);
+    let mut residual = wavelet_clip(false, false);
     residual.header.sketch.as_mut().unwrap().residual = true;
-    let (with, without) = (residual.to_bytes().unwrap(), wavelet_clip(false).to_bytes().unwrap());
+    let (with, without) = (residual.to_bytes().unwrap(), wavelet_clip(false, false).to_bytes().unwrap());
     assert_eq!((with[5] & !without[5], with.len()), (FLAG_RESIDUAL, without.len()));
     assert!(Bitstream::read(&with).unwrap().header.sketch.unwrap().residual);
     assert_eq!(field_of(Bitstream::read(&recrc(patch(&bytes, 5, &[FLAG_RESIDUAL]))).unwrap_err()), "flags");
@@ -134,7 +134,7 @@ fn wrong_magic_version_flags_and_checksum() {
     // Version 2 holds sample-coded sketches, version 3 transform-coded ones; a new clip
     // gets the version its sketch needs.
     assert_eq!((minimal_clip().version, full_clip().version, transform_clip().version, motion_clip().version), (3, 2, 3, 4));
-    for (mut clip, wrong) in [(full_clip(), 3), (transform_clip(), 2), (transform_clip(), 4), (motion_clip(), 3), (motion_clip(), 5), (wavelet_clip(false), 3), (wavelet_clip(true), 4)] {
+    for (mut clip, wrong) in [(full_clip(), 3), (transform_clip(), 2), (transform_clip(), 4), (motion_clip(), 3), (motion_clip(), 5), (wavelet_clip(false, false), 3), (wavelet_clip(true, false), 4), (wavelet_clip(true, false), 6), (wavelet_clip(true, true), 5)] {
         clip.version = wrong;
         assert_eq!(field_of(clip.to_bytes().unwrap_err()), "version");
     }
@@ -151,7 +151,21 @@ fn wrong_magic_version_flags_and_checksum() {
     // one read as 4, is an error.
     assert!(Bitstream::read(&recrc(patch(&motion, 4, &[5]))).is_err());
     for m in [false, true] {
-        assert!(Bitstream::read(&recrc(patch(&wavelet_clip(m).to_bytes().unwrap(), 4, &[4]))).is_err());
+        assert!(Bitstream::read(&recrc(patch(&wavelet_clip(m, false).to_bytes().unwrap(), 4, &[4]))).is_err());
+    }
+    // Version 6 is version 5's layout under adaptive models: the same fields read either
+    // way, and the symbols decode differently (here, to an error or other keyframes).
+    for m in [false, true] {
+        let (v5, v6) = (wavelet_clip(m, false), wavelet_clip(m, true));
+        assert_eq!((v5.version, v6.version), (5, 6));
+        let (b5, b6) = (v5.to_bytes().unwrap(), v6.to_bytes().unwrap());
+        let as6 = Bitstream::read(&recrc(patch(&b5, 4, &[6]))).unwrap().header.sketch.unwrap();
+        let as5 = Bitstream::read(&recrc(patch(&b6, 4, &[5]))).unwrap().header.sketch.unwrap();
+        assert!(as6.transform.unwrap().adaptive && !as5.transform.unwrap().adaptive);
+        let keyframes = |s: &lora_video_shared::sketch::Sketch| lora_video_shared::sketch::decode(s, 256, 256, 16).ok();
+        let right = keyframes(&v6.header.sketch.clone().unwrap()).unwrap();
+        assert_eq!(keyframes(&v5.header.sketch.clone().unwrap()).unwrap(), right);
+        assert_ne!(keyframes(&as5), Some(right));
     }
     let mut bad_crc = bytes.clone();
     *bad_crc.last_mut().unwrap() ^= 0xff;
@@ -238,13 +252,13 @@ fn hostile_sketch_sections_are_typed_errors() {
     // Version 5 (wavelet.lvc, wavelet-motion.lvc): levels 1..=8 after decay; without
     // motion, the motion fields are all zero.
     for m in [false, true] {
-        let v5 = wavelet_clip(m).to_bytes().unwrap();
+        let v5 = wavelet_clip(m, false).to_bytes().unwrap();
         assert_eq!(field_of(Bitstream::read(&recrc(patch(&v5, 96, &[0]))).unwrap_err()), "sketch levels");
         assert_eq!(field_of(Bitstream::read(&recrc(patch(&v5, 96, &[9]))).unwrap_err()), "sketch levels");
         assert!(Bitstream::read(&recrc(patch(&v5, 96, &[8]))).is_ok());
         assert_eq!(Bitstream::read(&v5).unwrap().header.sketch.unwrap().motion.is_some(), m);
     }
-    let v5 = wavelet_clip(false).to_bytes().unwrap();
+    let v5 = wavelet_clip(false, false).to_bytes().unwrap();
     let at = 86 + 13 + usize::from(u16::from_le_bytes([v5[97], v5[98]]));
     assert_eq!(v5[at..at + 4], [0, 0, 0, 0]);
     assert_eq!(field_of(Bitstream::read(&recrc(patch(&v5, at + 1, &[3]))).unwrap_err()), "motion scale and payload_len");

@@ -110,11 +110,14 @@ fn golden_files() {
     check_file("full.lvc", full_clip(), include_bytes!("golden/full.lvc"));
     check_file("transform.lvc", transform_clip(), include_bytes!("golden/transform.lvc"));
     check_file("motion.lvc", motion_clip(), include_bytes!("golden/motion.lvc"));
-    check_file("wavelet.lvc", wavelet_clip(false), include_bytes!("golden/wavelet.lvc"));
-    check_file("wavelet-motion.lvc", wavelet_clip(true), include_bytes!("golden/wavelet-motion.lvc"));
+    check_file("wavelet.lvc", wavelet_clip(false, false), include_bytes!("golden/wavelet.lvc"));
+    check_file("wavelet-motion.lvc", wavelet_clip(true, false), include_bytes!("golden/wavelet-motion.lvc"));
+    check_file("adaptive.lvc", wavelet_clip(false, true), include_bytes!("golden/adaptive.lvc"));
+    check_file("adaptive-motion.lvc", wavelet_clip(true, true), include_bytes!("golden/adaptive-motion.lvc"));
     assert_eq!(motion_clip().version, 4);
     assert_eq!(transform_clip().version, 3);
-    assert_eq!((wavelet_clip(false).version, wavelet_clip(true).version), (5, 5));
+    assert_eq!((wavelet_clip(false, false).version, wavelet_clip(true, false).version), (5, 5));
+    assert_eq!((wavelet_clip(false, true).version, wavelet_clip(true, true).version), (6, 6));
 }
 
 /// Decodes a coded sketch of the golden clip as written and pins its payload and samples
@@ -129,7 +132,7 @@ fn pin_sketch(name: &str, s: &lora_video_shared::sketch::Sketch, decoded: &[lora
 #[test]
 fn motion_sketch_decode() {
     use lora_video_shared::sketch;
-    let (s, decoded, field) = test_motion_sketch(0);
+    let (s, decoded, field) = test_motion_sketch(0, false);
     let m = s.motion.as_ref().unwrap();
     pin("motion_payload_sha256", &to_hex(&sha256(&m.payload)), "d028a8e3d6e24821b934eb83ad2ead0d94fe919380353fcaa5cc1d6d0266f504");
     pin_sketch("motion_sketch", &s, &decoded, "048628e864141bd166ee3a1b248c5bbd90d6ba02affd2d9feb21b3b4a82bf831", "b5ee45bbc40067f9374a8847686bcc3b0dbb5da20bb32275cd12a9cc22329609");
@@ -141,18 +144,28 @@ fn motion_sketch_decode() {
 
 #[test]
 fn transform_sketch_decode() {
-    let (s, decoded) = test_transform_sketch(0);
+    let (s, decoded) = test_transform_sketch(0, false);
     pin_sketch("transform_sketch", &s, &decoded, "9a8945c6a50fe46870172ad55c26aeb297aac7da8160bed26d9176d29dd0d122", "3125fdf973da99e8f188e34be5da32b4e25a6b7d7bbc1769534ab659c2a8161e");
-    pin("transform_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[11, 11] Some(Transform { tilt: 16, decay: [16, 12], levels: 0 })");
+    pin("transform_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[11, 11] Some(Transform { tilt: 16, decay: [16, 12], levels: 0, adaptive: false })");
 }
 
 #[test]
 fn wavelet_sketch_decode() {
-    let (s, decoded) = test_transform_sketch(3);
+    let (s, decoded) = test_transform_sketch(3, false);
     pin_sketch("wavelet_sketch", &s, &decoded, "31d4cc7fa6ee38dfd6e4b1e04401e3b171d7a0ba1d8ac629bd5494bd9da39745", "e0377f051c55f8c91d80cf1a1ddb522bc573187fd9a648fc24e37347ddb24ef2");
-    let (s, decoded, _) = test_motion_sketch(3);
+    let (s, decoded, _) = test_motion_sketch(3, false);
     pin_sketch("wavelet_motion_sketch", &s, &decoded, "8f5073cd04b6d842c0eff1261bd226c7173a384c892e3569e49ac9e915370dee", "da1a9afe4660e13a60e15391c58a3ec6f95843a6b07e9d6a9cf0f8d4f99719e8");
-    pin("wavelet_motion_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[32, 16] Some(Transform { tilt: 16, decay: [48, 12], levels: 3 })");
+    pin("wavelet_motion_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[32, 16] Some(Transform { tilt: 16, decay: [48, 12], levels: 3, adaptive: false })");
+}
+
+#[test]
+fn adaptive_sketch_decode() {
+    // The same symbols as `wavelet_sketch_decode`: the same keyframes, another payload.
+    let (s, decoded) = test_transform_sketch(3, true);
+    pin_sketch("adaptive_sketch", &s, &decoded, "e1741098e2b0e5a1f890752b091931c241c2747f55dcc755dac26c91662cbba8", "e0377f051c55f8c91d80cf1a1ddb522bc573187fd9a648fc24e37347ddb24ef2");
+    let (s, decoded, _) = test_motion_sketch(3, true);
+    pin_sketch("adaptive_motion_sketch", &s, &decoded, "6640e24f0c355c4aabe8f549c6dc69023b27cfb476315f4a134506b94a30df86", "da1a9afe4660e13a60e15391c58a3ec6f95843a6b07e9d6a9cf0f8d4f99719e8");
+    pin("adaptive_motion_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[32, 16] Some(Transform { tilt: 16, decay: [48, 12], levels: 3, adaptive: true })");
 }
 
 #[test]

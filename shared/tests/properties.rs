@@ -80,9 +80,11 @@ proptest! {
         let mut x = seed;
         let mut plane = |(pw, ph): (usize, usize)| Plane { width: pw, height: ph, data: (0..pw * ph).map(|_| { x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223); (x >> 24) as u8 }).collect() };
         let targets: Vec<Keyframe> = (0..g.keyframes).map(|_| [plane(g.luma), plane(g.chroma), plane(g.chroma)]).collect();
-        let (s, decoded) = sketch::encode_transform(&g, p, tilt, levels, 26, &sketch::transform::analyse(&g, levels, &targets), dz);
+        // The wavelet under adaptive models (version 6) when the seed is odd.
+        let adaptive = levels > 0 && seed % 2 == 1;
+        let (s, decoded) = sketch::encode_transform(&g, p, tilt, levels, adaptive, 26, &sketch::transform::analyse(&g, levels, &targets), dz);
         prop_assert_eq!(sketch::decode(&s, w, h, t).unwrap(), decoded);
-        let hostile = Sketch { payload: garbage.chunks_exact(4).flatten().copied().collect(), transform: Some(Transform { tilt, decay: [garbage.len() as u8, tilt], levels }), ..s };
+        let hostile = Sketch { payload: garbage.chunks_exact(4).flatten().copied().collect(), transform: Some(Transform { tilt, decay: [garbage.len() as u8, tilt], levels, adaptive }), ..s };
         if let Ok(kf) = sketch::decode(&hostile, w, h, t) {
             prop_assert_eq!(kf.len(), g.keyframes);
         }
@@ -95,7 +97,7 @@ proptest! {
             }
             let motion = sketch::motion::encode(&field);
             prop_assert_eq!(&sketch::motion::decode(&motion, w, h, g.keyframes).unwrap(), &field);
-            let (s, decoded) = sketch::encode_predicted(&g, p, tilt, levels, 26, &targets, &field, &motion, dz);
+            let (s, decoded) = sketch::encode_predicted(&g, p, tilt, levels, adaptive, 26, &targets, &field, &motion, dz);
             prop_assert_eq!(sketch::decode(&s, w, h, t).unwrap(), decoded);
             let hostile = Sketch { motion: Some(sketch::Motion { payload: garbage.chunks_exact(4).flatten().copied().collect(), ..motion }), ..s };
             if let Ok(kf) = sketch::decode(&hostile, w, h, t) {

@@ -11,6 +11,7 @@ use constriction::stream::model::{DefaultContiguousCategoricalEntropyModel, Defa
 use constriction::stream::stack::DefaultAnsCoder;
 use constriction::stream::{Decode, Encode};
 
+use super::adaptive::{self, Counts};
 use super::motion::{Bilinear, Field};
 use super::wavelet;
 use super::{Geometry, Keyframe, Plane, SketchError, SketchParams};
@@ -30,13 +31,16 @@ pub const MAX_SIDE: usize = 512;
 
 /// The transform's parameters beside `SketchParams`: `tilt` (the steps grow by tilt/4
 /// per unit of frequency a/K + b/h + c/w), `decay` (per plane kind, luma and chroma:
-/// the Laplace scale halves every 64/decay bands) and `levels` (0: the spatial DCT,
-/// versions 3 and 4; 1..=8: the CDF 9/7 wavelet with that many levels, version 5).
+/// the Laplace scale halves every 64/decay bands), `levels` (0: the spatial DCT,
+/// versions 3 and 4; 1..=8: the CDF 9/7 wavelet with that many levels, version 5) and
+/// `adaptive` (version 6: the wavelet's symbols under adaptive models).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Transform {
     pub tilt: u8,
     pub decay: [u8; 2],
     pub levels: u8,
+    /// Adaptive symbol models (version 6, `adaptive.rs`; wavelet only).
+    pub adaptive: bool,
 }
 
 /// The shape of one plane's volume: keyframes, rows, columns.
@@ -100,6 +104,9 @@ pub fn check(g: &Geometry, t: &Transform) -> Result<(), SketchError> {
     check_grid(g)?;
     if t.levels > wavelet::MAX_LEVELS {
         return Err(super::range("levels", t.levels, "0..=8"));
+    }
+    if t.adaptive && t.levels == 0 {
+        return Err(super::range("levels", t.levels, "1..=8 with adaptive models"));
     }
     Ok(())
 }
@@ -423,6 +430,38 @@ fn models(scale: u8, decay: u8) -> Vec<DefaultContiguousCategoricalEntropyModel>
         .collect()
 }
 
+/// The adaptive models' starting counts (version 6), indexed [inter][chroma][band][context]
+/// (`state`): each kind's Laplace table (`tables`), the same for both layer kinds.
+fn states(scale: [u8; 2], decay: [u8; 2]) -> Vec<Counts> {
+    let [luma, chroma] = [0, 1].map(|k| tables(scale[k], decay[k]));
+    let kinds = [&luma, &chroma, &luma, &chroma];
+    kinds.iter().flat_map(|t| t.iter().map(|table| Counts::new(table))).collect()
+}
+
+/// The index in `states` of a symbol's model: `inter` for the layers after the first of
+/// keyframes predicted along motion.
+fn state(band: usize, context: usize, chroma: bool, inter: bool) -> usize {
+    ((usize::from(inter) * 2 + usize::from(chroma)) * BANDS + band) * CONTEXTS + context
+}
+
+/// About the bits of the coefficients (coding order; those from `layer_len` on belong to
+/// later layers) under adaptive models starting from the kinds' (scale, decay), with the
+/// escapes' Exp-Golomb bits: the search's estimate (`Counts::bits`).
+pub fn adaptive_bits(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2], layer_len: usize) -> f64 {
+    let mut st = states(scale, decay);
+    let mut bits = 0.0;
+    for (i, c) in coefs.iter().enumerate() {
+        let m = &mut st[state(c.band, c.context, c.chroma, i >= layer_len)];
+        let s = (c.symbol.clamp(-ESCAPE, ESCAPE) + ESCAPE) as usize;
+        bits += m.bits(s);
+        m.update(s);
+        if let Some((p, _)) = escape(c.symbol) {
+            bits += libm::log2((MAX_PREFIX + 1) as f64) + p as f64;
+        }
+    }
+    bits
+}
+
 /// The escaped part of |r| >= ESCAPE: x = |r| - ESCAPE + 1 as (prefix, low bits) with x
 /// = 2^prefix + low.
 fn escape(r: i32) -> Option<(usize, u32)> {
@@ -494,19 +533,42 @@ pub fn fit_model(coefs: &[Coefficient], chroma: bool) -> (u8, u8, f64) {
 }
 
 /// Codes the coefficients (in coding order) under the kinds' (scale, decay): the payload.
-pub fn entropy_code(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2]) -> Vec<u8> {
+/// `adaptive`: under adaptive models (version 6), the coefficients from `Some(layer_len)`
+/// on belonging to later layers (`state`).
+pub fn entropy_code(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2], adaptive: Option<usize>) -> Vec<u8> {
+    let index = |c: &Coefficient| (c.symbol.clamp(-ESCAPE, ESCAPE) + ESCAPE) as usize;
+    // ANS pops in the reverse of the pushes: the adaptive models' frequencies are found in
+    // coding order first.
+    let freqs: Vec<adaptive::Freqs> = match adaptive {
+        Some(layer_len) => {
+            let mut st = states(scale, decay);
+            coefs
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let m = &mut st[state(c.band, c.context, c.chroma, i >= layer_len)];
+                    let f = m.freqs();
+                    m.update(index(c));
+                    f
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let m = [models(scale[0], decay[0]), models(scale[1], decay[1])];
     let prefix = DefaultUniformModel::new(MAX_PREFIX + 1);
     let mut coder = DefaultAnsCoder::new();
-    for c in coefs.iter().rev() {
+    for (i, c) in coefs.iter().enumerate().rev() {
         if let Some((p, low)) = escape(c.symbol) {
             if p > 0 {
                 coder.encode_symbol(low as usize, DefaultUniformModel::new(1 << p)).expect("low bits");
             }
             coder.encode_symbol(p, prefix).expect("prefix");
         }
-        let model = &m[usize::from(c.chroma)][c.band * CONTEXTS + c.context];
-        coder.encode_symbol((c.symbol.clamp(-ESCAPE, ESCAPE) + ESCAPE) as usize, model).expect("symbol in range");
+        match freqs.get(i) {
+            Some(f) => coder.encode_symbol(index(c), f).expect("symbol in range"),
+            None => coder.encode_symbol(index(c), &m[usize::from(c.chroma)][c.band * CONTEXTS + c.context]).expect("symbol in range"),
+        }
     }
     coder.into_compressed().expect("ANS flush").iter().flat_map(|w| w.to_le_bytes()).collect()
 }
@@ -519,9 +581,19 @@ pub fn decode(g: &Geometry, p: &SketchParams, t: &Transform, scale: [u8; 2], pay
     let words: Vec<u32> = payload.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     let mut coder = DefaultAnsCoder::from_compressed(words).map_err(|_| SketchError::Corrupt("last word is zero"))?;
     let corrupt = |_| SketchError::Corrupt("ANS decoding failed");
-    let mut symbols = |g: &Geometry| {
+    let mut st = t.adaptive.then(|| states(scale, t.decay));
+    let mut symbols = |g: &Geometry, inter: bool| {
         walk(g, t.levels, |_, _, band, ctx, chroma| {
-            let s = coder.decode_symbol(&m[usize::from(chroma)][band * CONTEXTS + ctx]).map_err(corrupt)? as i32 - ESCAPE;
+            let s = match st.as_mut() {
+                Some(st) => {
+                    let m = &mut st[state(band, ctx, chroma, inter)];
+                    let s = coder.decode_symbol(m.freqs()).map_err(corrupt)?;
+                    m.update(s);
+                    s
+                }
+                None => coder.decode_symbol(&m[usize::from(chroma)][band * CONTEXTS + ctx]).map_err(corrupt)?,
+            } as i32
+                - ESCAPE;
             if s.abs() < ESCAPE {
                 return Ok(s);
             }
@@ -532,12 +604,12 @@ pub fn decode(g: &Geometry, p: &SketchParams, t: &Transform, scale: [u8; 2], pay
         })
     };
     let out = match field {
-        None => rebuild(g, p, t.tilt, t.levels, &symbols(g)?),
+        None => rebuild(g, p, t.tilt, t.levels, &symbols(g, false)?),
         Some(field) => {
             let one = layer(g);
             let mut out: Vec<Keyframe> = Vec::with_capacity(g.keyframes);
             for k in 0..g.keyframes {
-                let rebuilt = rebuild(&one, p, t.tilt, t.levels, &symbols(&one)?).pop().expect("one keyframe");
+                let rebuilt = rebuild(&one, p, t.tilt, t.levels, &symbols(&one, k > 0)?).pop().expect("one keyframe");
                 out.push(add(&predict(g, out.last(), field, k), &rebuilt));
             }
             out

@@ -66,11 +66,12 @@ fn test_targets(p: &SketchParams) -> (Geometry, Vec<Keyframe>) {
 
 /// The transform-coded sketch the golden files hold: `test_frames(256, 256, 16)` at
 /// 4-pixel cells, 4 keyframes, q 70 and 80, tilt 16, dead zone 16, the DCT (levels 0,
-/// version 3) or the wavelet (version 5); and its decoded keyframes.
-pub fn test_transform_sketch(levels: u8) -> (Sketch, Vec<Keyframe>) {
+/// version 3) or the wavelet (version 5; `adaptive`: version 6); and its decoded
+/// keyframes.
+pub fn test_transform_sketch(levels: u8, adaptive: bool) -> (Sketch, Vec<Keyframe>) {
     let p = SketchParams { cell_log2: 2, keyframes: 4, q_luma: 70, q_chroma: 80 };
     let (g, targets) = test_targets(&p);
-    sketch::encode_transform(&g, p, 16, levels, 26, &sketch::transform::analyse(&g, levels, &targets), 16)
+    sketch::encode_transform(&g, p, 16, levels, adaptive, 26, &sketch::transform::analyse(&g, levels, &targets), 16)
 }
 
 /// The field the golden motion sketch holds: 4 keyframes of a 256x256 clip on 64-pixel
@@ -87,31 +88,32 @@ pub fn test_field() -> sketch::motion::Field {
 
 /// The transform-coded sketch with motion the golden files hold: `test_frames(256, 256,
 /// 16)` at 4-pixel cells, 4 keyframes predicted along `test_field`, q 70 and 80, tilt
-/// 16, dead zone 16, the DCT (levels 0, version 4) or the wavelet (version 5); its
-/// decoded keyframes and field.
-pub fn test_motion_sketch(levels: u8) -> (Sketch, Vec<Keyframe>, sketch::motion::Field) {
+/// 16, dead zone 16, the DCT (levels 0, version 4) or the wavelet (version 5;
+/// `adaptive`: version 6); its decoded keyframes and field.
+pub fn test_motion_sketch(levels: u8, adaptive: bool) -> (Sketch, Vec<Keyframe>, sketch::motion::Field) {
     let p = SketchParams { cell_log2: 2, keyframes: 4, q_luma: 70, q_chroma: 80 };
     let (g, targets) = test_targets(&p);
     let field = test_field();
     let motion = sketch::motion::encode(&field);
     let field = sketch::motion::decode(&motion, 256, 256, 4).unwrap();
-    let (s, decoded) = sketch::encode_predicted(&g, p, 16, levels, 26, &targets, &field, &motion, 16);
+    let (s, decoded) = sketch::encode_predicted(&g, p, 16, levels, adaptive, 26, &targets, &field, &motion, 16);
     (s, decoded, field)
 }
 
 /// `full_clip` with the sketch with motion: version 4.
 pub fn motion_clip() -> Bitstream {
-    with_sketch(test_motion_sketch(0).0)
+    with_sketch(test_motion_sketch(0, false).0)
 }
 
 /// `full_clip` with the transform-coded sketch: version 3.
 pub fn transform_clip() -> Bitstream {
-    with_sketch(test_transform_sketch(0).0)
+    with_sketch(test_transform_sketch(0, false).0)
 }
 
-/// `full_clip` with a wavelet sketch of 3 levels, with motion or without: version 5.
-pub fn wavelet_clip(motion: bool) -> Bitstream {
-    with_sketch(if motion { test_motion_sketch(3).0 } else { test_transform_sketch(3).0 })
+/// `full_clip` with a wavelet sketch of 3 levels, with motion or without, under fixed
+/// models (version 5) or adaptive ones (version 6).
+pub fn wavelet_clip(motion: bool, adaptive: bool) -> Bitstream {
+    with_sketch(if motion { test_motion_sketch(3, adaptive).0 } else { test_transform_sketch(3, adaptive).0 })
 }
 
 /// `full_clip` with another sketch, in the version it needs.
