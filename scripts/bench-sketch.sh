@@ -22,7 +22,7 @@ while read -r path start; do
             rows+=$(python3 -c '
 import re, sys
 name, coding, line = sys.argv[1:4]
-m = re.match(r"(\w+)\(([\d.]+)\): SketchParams \{ cell_log2: (\d+), keyframes: (\d+), q_luma: (\d+), q_chroma: (\d+) \} (None|Some\(Transform \{ tilt: (\d+), decay: \[\d+, \d+\], levels: (\d+) \}\)), (no motion|motion (\d+) bytes), (\d+) bytes, ([\d.]+) dB \(([\d.]+) s\)", line)
+m = re.match(r"(\w+)\(([\d.]+)\): SketchParams \{ cell_log2: (\d+), keyframes: (\d+), q_luma: (\d+), q_chroma: (\d+) \} (None|Some\(Transform \{ tilt: (\d+), decay: \[\d+, \d+\], levels: (\d+)(?:, adaptive: \w+)? \}\)), (no motion|motion (\d+) bytes), (\d+) bytes, ([\d.]+) dB \(([\d.]+) s\)", line)
 kind, value, cell, k, ql, qc, _, tilt, levels, _, motion, size, psnr, secs = m.groups()
 target = f"{value} bytes" if kind == "Bytes" else f"lambda {float(value):.0f}"
 basis = f"wavelet {levels}" if levels and levels != "0" else "DCT"
