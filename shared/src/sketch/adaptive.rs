@@ -106,6 +106,34 @@ impl DecoderModel<{ PRECISION as usize }> for Freqs {
     }
 }
 
+impl Freqs {
+    /// Symbol index s's interval: what an encoder pushes.
+    pub fn interval(&self, s: usize) -> Interval {
+        let (left, probability) = self.left_cumulative_and_probability(s).expect("a symbol index below SYMBOLS");
+        Interval { symbol: s, left, probability }
+    }
+}
+
+/// One symbol's interval under its model. ANS codes in reverse, so an encoder finds the
+/// intervals in coding order first, then pushes them back to front.
+#[derive(Clone, Copy, Debug)]
+pub struct Interval {
+    pub symbol: usize,
+    left: u32,
+    probability: NonZeroU32,
+}
+
+impl EntropyModel<{ PRECISION as usize }> for Interval {
+    type Symbol = usize;
+    type Probability = u32;
+}
+
+impl EncoderModel<{ PRECISION as usize }> for Interval {
+    fn left_cumulative_and_probability(&self, symbol: impl core::borrow::Borrow<usize>) -> Option<(u32, NonZeroU32)> {
+        (*symbol.borrow() == self.symbol).then_some((self.left, self.probability))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

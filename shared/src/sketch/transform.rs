@@ -539,7 +539,7 @@ pub fn entropy_code(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2], adapt
     let index = |c: &Coefficient| (c.symbol.clamp(-ESCAPE, ESCAPE) + ESCAPE) as usize;
     // ANS pops in the reverse of the pushes: the adaptive models' frequencies are found in
     // coding order first.
-    let freqs: Vec<adaptive::Freqs> = match adaptive {
+    let intervals: Vec<adaptive::Interval> = match adaptive {
         Some(layer_len) => {
             let mut st = states(scale, decay);
             coefs
@@ -547,9 +547,9 @@ pub fn entropy_code(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2], adapt
                 .enumerate()
                 .map(|(i, c)| {
                     let m = &mut st[state(c.band, c.context, c.chroma, i >= layer_len)];
-                    let f = m.freqs();
+                    let interval = m.freqs().interval(index(c));
                     m.update(index(c));
-                    f
+                    interval
                 })
                 .collect()
         }
@@ -565,8 +565,8 @@ pub fn entropy_code(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2], adapt
             }
             coder.encode_symbol(p, prefix).expect("prefix");
         }
-        match freqs.get(i) {
-            Some(f) => coder.encode_symbol(index(c), f).expect("symbol in range"),
+        match intervals.get(i) {
+            Some(interval) => coder.encode_symbol(index(c), interval).expect("symbol in range"),
             None => coder.encode_symbol(index(c), &m[usize::from(c.chroma)][c.band * CONTEXTS + c.context]).expect("symbol in range"),
         }
     }
