@@ -3,15 +3,30 @@
 //! `encode --size` does): what
 //! `sketch::search` picks at each budget (`2400`) or trade-off (`l=20000`; none given:
 //! the default without a budget), its bytes and the PSNR of its decode (upsampled and
-//! blended, as the model's condition) against the frames. `--sweep` prints every setting
+//! blended, as the model's condition) against the frames; `--y4m PREFIX` writes that
+//! decode as PREFIX-TARGET.y4m (for `lora-video compare`). `--sweep` prints every setting
 //! the search tries as CSV first. Transform-coded sketches (version 3), or with
 //! `--samples` predicted samples (version 2).
-//! `cargo run --release -p lora-video --example sketch_rd -- CLIP [--start N] [--frames N] [--samples] [--sweep] [2400 l=20000 ...]`
+//! `cargo run --release -p lora-video --example sketch_rd -- CLIP [--start N] [--frames N] [--samples] [--sweep] [--y4m PREFIX] [2400 l=20000 ...]`
 
 use std::path::Path;
 
 use lora_video::media::{self, Select};
 use lora_video::sketch::{self, Target};
+use lora_video::{output, sketch_fit};
+use lora_video_shared::model::render::{self, Frames};
+use lora_video_shared::sketch::{motion, Geometry, Sketch};
+
+/// Writes a sketch's decode (keyframes upsampled and blended, along its motion) as y4m.
+fn write_y4m(s: &Sketch, width: usize, height: usize, count: usize, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let g = Geometry::new(width, height, count, &s.params)?;
+    let kf = lora_video_shared::sketch::decode(s, width, height, count)?;
+    let field = s.motion.as_ref().map(|m| motion::decode(m, width, height, g.keyframes)).transpose()?;
+    let mut rgb = Vec::with_capacity(width * height * count * 3);
+    sketch_fit::for_each_frame(&kf, &g, field.as_ref(), width, height, |_, image| rgb.extend(render::interleave(image, width * height)));
+    output::write(path, &Frames { width, height, count, rgb }, (24, 1))?;
+    Ok(())
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,11 +42,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let frames: Vec<_> = video.frames.iter().map(|f| media::cover(f, 256, 256)).collect();
     let frames = &frames;
     let transform = !args.iter().any(|a| a == "--samples");
+    let y4m = args.iter().position(|a| a == "--y4m").map(|i| args.get(i + 1).cloned().ok_or("--y4m needs a prefix")).transpose()?;
     let mut targets = Vec::new();
     let mut rest = args[1..].iter();
     while let Some(a) = rest.next() {
         match a.as_str() {
-            "--start" | "--frames" => {
+            "--start" | "--frames" | "--y4m" => {
                 rest.next();
             }
             "--samples" => {}
@@ -55,7 +71,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match sketch::search(frames, sketch::START, t, transform) {
             Some(s) => {
                 let motion = s.motion.as_ref().map_or("no motion".into(), |m| format!("motion {} bytes", m.len()));
-                println!("{t:?}: {:?} {:?}, {motion}, {} bytes, {:.2} dB ({:.1} s)", s.params, s.transform, s.section_len(), sketch::psnr(frames, &s), t0.elapsed().as_secs_f64())
+                println!("{t:?}: {:?} {:?}, {motion}, {} bytes, {:.2} dB ({:.1} s)", s.params, s.transform, s.section_len(), sketch::psnr(frames, &s), t0.elapsed().as_secs_f64());
+                if let Some(prefix) = &y4m {
+                    let name = match t {
+                        Target::Bytes(b) => b.to_string(),
+                        Target::Lambda(l) => format!("l{l}"),
+                    };
+                    write_y4m(&s, 256, 256, frames.len(), Path::new(&format!("{prefix}-{name}.y4m")))?;
+                }
             }
             None => println!("{t:?}: nothing fits"),
         }

@@ -10,7 +10,7 @@ use lora_video_shared::sketch::Geometry;
 pub const BLOCK_LOG2: u8 = 6;
 
 /// Squared luma error a bit of a vector must save (the sketch search's trade-off,
-/// `sketch::LAMBDA`, counts squared RGB error: about three times luma's).
+/// `sketch::LAMBDA`, counts three times the squared luma error, `sketch_fit::weighted_error`).
 const LAMBDA: f64 = 15000.0 / 3.0;
 
 /// The luma of RGB8 frames (interleaved), as f32 planes.

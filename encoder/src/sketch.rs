@@ -88,9 +88,15 @@ impl<'a> Clip<'a> {
         Ok((params, g))
     }
 
-    /// The squared error of decoded keyframes `kf` (upsampled and blended, along
-    /// `motion` if any) against the frames.
+    /// The search's distortion of decoded keyframes `kf` (upsampled and blended, along
+    /// `motion` if any) against the frames: squared error in Y, Cb, Cr, chroma weighted
+    /// by CHROMA_WEIGHT.
     fn error(&self, g: &Geometry, kf: &[Keyframe], motion: Option<&Field>) -> f64 {
+        sketch_fit::weighted_error(kf, &self.frames, self.width, self.height, g, motion, CHROMA_WEIGHT)
+    }
+
+    /// As `error`, in RGB (`sketch_fit::squared_error`), for PSNR.
+    fn rgb_error(&self, g: &Geometry, kf: &[Keyframe], motion: Option<&Field>) -> f64 {
         sketch_fit::squared_error(kf, &self.frames, self.width, self.height, g, motion)
     }
 
@@ -155,7 +161,19 @@ pub enum Target {
     Lambda(f64),
 }
 
-/// The trade-off without a byte budget, in squared 8-bit RGB error per bit (summed over
+/// The search weighs a squared error in Cb and Cr this much against the same in Y
+/// (`sketch_fit::weighted_error`; RGB's squared error weighs them about 1.1 and 0.8).
+/// Judged in RGB, the search kept chroma steps as fine as luma's: PSNR in RGB rewards
+/// that, every perceptual score penalised it. The dev clips' sketches alone at 2,200
+/// bytes (`cargo run --release -p lora-video --example sketch_rd -- CLIP --start N
+/// --y4m P 2200`, then `lora-video compare --vmaf`), RGB's pick -> this weight's, PSNR
+/// / MS-SSIM / SSIMULACRA2 / VMAF: tree 23.74 / 0.8582 / -41.7 / 25.3 -> 23.74 / 0.8629 /
+/// -41.1 / 26.5; vtest 24.41 / 0.9084 / -16.0 / 43.1 -> 24.34 / 0.9109 / -15.3 / 44.2;
+/// Megamind 28.59 / 0.9567 / -2.5 / 47.9 -> 28.45 / 0.9594 / -1.6 / 49.7 (chroma steps
+/// 1.5 times luma's).
+pub const CHROMA_WEIGHT: f64 = 0.25;
+
+/// The trade-off without a byte budget, in luma-weighted squared 8-bit error per bit (summed over
 /// the clip's samples, so the same at any size): the knee of the dev clips' sketch curves
 /// (`--example sketch_rd`), where a byte more buys little.
 pub const LAMBDA: f64 = 15000.0;
@@ -262,8 +280,8 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                 let targets = spatial.at_keyframes(&g);
                 let floor = clip.error(&g, &targets, Some(field));
                 for levels in TRANSFORM_BASES.map(levels_of) {
-                    for tilt in PREDICTED_TILT {
-                        let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: q };
+                    for (ratio, tilt) in SEARCH_CHROMA.into_iter().flat_map(|r| PREDICTED_TILT.map(|t| (r, t))) {
+                        let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
                         let bytes = |q: u8| {
                             let (coefs, _) = sketch::transform::quantise_predicted(&g, &params(q), tilt, levels, &targets, field, TRANSFORM_DEAD_ZONE);
                             Some(transform_bytes(&coefs, levels, sketch::transform::layer(&g).samples(), Some(motion.len())))
@@ -297,7 +315,8 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
 }
 
 /// The sketch that best meets `target`, judged by its decode (upsampled and blended as a
-/// decoder does, before the model) against the clip in squared RGB error. With a
+/// decoder does, before the model) against the clip in luma-weighted squared error
+/// (`CHROMA_WEIGHT`). With a
 /// budget: for each setting, the finest luma step that fits, and of those the closest.
 /// With lambda: the least error + lambda bits of every setting and step. `transform`:
 /// transform-coded sketches (versions 3 to 5), else predicted samples (version 2). None if
@@ -346,7 +365,7 @@ pub fn sweep(frames: &[RgbImage], start: u8, transform: bool) -> Vec<(Sketch, f6
     let mut out = Vec::new();
     settings(&clip, start, transform, |st| {
         for (s, decoded) in st.steps.iter().filter_map(|&q| (st.at)(q)) {
-            out.push((s, psnr_of(clip.error(st.g, &decoded, st.field), &clip)));
+            out.push((s, psnr_of(clip.rgb_error(st.g, &decoded, st.field), &clip)));
         }
     });
     out
@@ -363,7 +382,7 @@ pub fn psnr(frames: &[RgbImage], s: &Sketch) -> f64 {
     let g = Geometry::new(clip.width, clip.height, frames.len(), &s.params).expect("a coded sketch's geometry");
     let decoded = sketch::decode(s, clip.width, clip.height, frames.len()).expect("a coded sketch decodes");
     let field = s.motion.as_ref().map(|m| shared_motion::decode(m, clip.width, clip.height, usize::from(s.params.keyframes)).expect("coded motion decodes"));
-    psnr_of(clip.error(&g, &decoded, field.as_ref()), &clip)
+    psnr_of(clip.rgb_error(&g, &decoded, field.as_ref()), &clip)
 }
 
 /// The sketch `choice` asks for, for a model with (`conditional`) or without a sketch

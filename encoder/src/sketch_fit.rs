@@ -193,6 +193,25 @@ pub fn squared_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: us
     sum
 }
 
+/// The search's distortion: the squared error of the decode (as `squared_error`) in
+/// BT.601 Y, Cb, Cr (8-bit scale), `3 (eY^2 + chroma (eCb^2 + eCr^2))` summed over the
+/// pixels (a grey error counts as in RGB).
+pub fn weighted_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: usize, g: &Geometry, motion: Option<&Field>, chroma: f64) -> f64 {
+    let n = width * height;
+    let (mut luma, mut colour) = (0.0f64, 0.0f64);
+    for_each_frame(kf, g, motion, width, height, |f, image| {
+        for (i, p) in frames[f].chunks_exact(3).take(n).enumerate() {
+            let [r, gr, b] = [0, 1, 2].map(|c| image[c * n + i] * 255.0 - f32::from(p[c]));
+            let y = 0.299 * r + 0.587 * gr + 0.114 * b;
+            let cb = -0.168_736 * r - 0.331_264 * gr + 0.5 * b;
+            let cr = 0.5 * r - 0.418_688 * gr - 0.081_312 * b;
+            luma += f64::from(y * y);
+            colour += f64::from(cb * cb + cr * cr);
+        }
+    });
+    3.0 * (luma + chroma * colour)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,5 +258,26 @@ mod tests {
         let g = Geometry::of_cell(w, h, t, 8, 2);
         let fit = targets(&refs, w, h, &g);
         assert_eq!(fit, g.keyframe_times().iter().map(|&k| sketch::thumbnail(&frames[k], w, h, &g)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_weighted_error_counts_grey_as_rgb_and_weighs_colour() {
+        let (w, h, t) = (16, 8, 2);
+        let frames = vec![[100u8, 100, 100].repeat(w * h); t];
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        let g = Geometry::of_cell(w, h, t, 8, 1);
+        let decoded = |rgb: [u8; 3]| vec![sketch::thumbnail(&rgb.repeat(w * h), w, h, &g)];
+        let grey = decoded([110, 110, 110]);
+        let rgb = squared_error(&grey, &refs, w, h, &g, None);
+        assert!(rgb > 0.0);
+        for chroma in [0.0, 0.25, 1.0] {
+            let e = weighted_error(&grey, &refs, w, h, &g, None, chroma);
+            assert!((e - rgb).abs() < 1e-3 * rgb, "grey at chroma weight {chroma}: {e} against {rgb}");
+        }
+        let red = decoded([130, 100, 100]);
+        let (luma, all, rgb) = (weighted_error(&red, &refs, w, h, &g, None, 0.0), weighted_error(&red, &refs, w, h, &g, None, 1.0), squared_error(&red, &refs, w, h, &g, None));
+        assert!(luma < 0.5 * rgb && (all - rgb).abs() < 0.15 * rgb, "red: luma {luma}, all {all}, rgb {rgb}");
+        let quarter = weighted_error(&red, &refs, w, h, &g, None, 0.25);
+        assert!((quarter - (luma + 0.25 * (all - luma))).abs() < 1e-3 * all);
     }
 }
