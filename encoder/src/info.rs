@@ -156,8 +156,9 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
             (None, _) => "sample-coded".to_string(),
         };
         t += &format!(
-            "\n  sketch     {} keyframes of {}-pixel cells, {coding}, q {}/{} (luma/chroma), {} bytes{}",
+            "\n  sketch     {} keyframe{} of {}-pixel cells, {coding}, q {}/{} (luma/chroma), {} bytes{}",
             p.keyframes,
+            if p.keyframes == 1 { "" } else { "s" },
             1u32 << p.cell_log2,
             p.q_luma,
             p.q_chroma,

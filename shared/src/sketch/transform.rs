@@ -267,6 +267,14 @@ pub struct Coefficient {
     pub chroma: bool,
 }
 
+impl Coefficient {
+    /// The index of its coded symbol `t = clamp(r, -ESCAPE, ESCAPE)` in a model of
+    /// -ESCAPE..=ESCAPE.
+    pub fn index(&self) -> usize {
+        (self.symbol.clamp(-ESCAPE, ESCAPE) + ESCAPE) as usize
+    }
+}
+
 /// Largest |r|: ESCAPE + 2^(MAX_PREFIX + 1) - 2.
 const MAX_SYMBOL: i64 = ESCAPE as i64 + (1 << (MAX_PREFIX + 1)) - 2;
 
@@ -452,7 +460,7 @@ pub fn adaptive_bits(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2], laye
     let mut bits = 0.0;
     for (i, c) in coefs.iter().enumerate() {
         let m = &mut st[state(c.band, c.context, c.chroma, i >= layer_len)];
-        let s = (c.symbol.clamp(-ESCAPE, ESCAPE) + ESCAPE) as usize;
+        let s = c.index();
         bits += m.bits(s);
         m.update(s);
         if let Some((p, _)) = escape(c.symbol) {
@@ -506,7 +514,7 @@ fn bits(h: &[Vec<u32>], d: usize, s: usize) -> f64 {
 fn histogram(coefs: &[Coefficient], chroma: bool) -> Vec<Vec<u32>> {
     let mut h = vec![vec![0u32; (2 * ESCAPE + 1) as usize]; BANDS * CONTEXTS];
     for c in coefs.iter().filter(|c| c.chroma == chroma) {
-        h[c.band * CONTEXTS + c.context][(c.symbol.clamp(-ESCAPE, ESCAPE) + ESCAPE) as usize] += 1;
+        h[c.band * CONTEXTS + c.context][c.index()] += 1;
     }
     h
 }
@@ -536,7 +544,6 @@ pub fn fit_model(coefs: &[Coefficient], chroma: bool) -> (u8, u8, f64) {
 /// `adaptive`: under adaptive models (version 6), the coefficients from `Some(layer_len)`
 /// on belonging to later layers (`state`).
 pub fn entropy_code(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2], adaptive: Option<usize>) -> Vec<u8> {
-    let index = |c: &Coefficient| (c.symbol.clamp(-ESCAPE, ESCAPE) + ESCAPE) as usize;
     // ANS pops in the reverse of the pushes: the adaptive models' frequencies are found in
     // coding order first.
     let intervals: Vec<adaptive::Interval> = match adaptive {
@@ -547,8 +554,8 @@ pub fn entropy_code(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2], adapt
                 .enumerate()
                 .map(|(i, c)| {
                     let m = &mut st[state(c.band, c.context, c.chroma, i >= layer_len)];
-                    let interval = m.freqs().interval(index(c));
-                    m.update(index(c));
+                    let interval = m.freqs().interval(c.index());
+                    m.update(c.index());
                     interval
                 })
                 .collect()
@@ -566,8 +573,8 @@ pub fn entropy_code(coefs: &[Coefficient], scale: [u8; 2], decay: [u8; 2], adapt
             coder.encode_symbol(p, prefix).expect("prefix");
         }
         match intervals.get(i) {
-            Some(interval) => coder.encode_symbol(index(c), interval).expect("symbol in range"),
-            None => coder.encode_symbol(index(c), &m[usize::from(c.chroma)][c.band * CONTEXTS + c.context]).expect("symbol in range"),
+            Some(interval) => coder.encode_symbol(c.index(), interval).expect("symbol in range"),
+            None => coder.encode_symbol(c.index(), &m[usize::from(c.chroma)][c.band * CONTEXTS + c.context]).expect("symbol in range"),
         }
     }
     coder.into_compressed().expect("ANS flush").iter().flat_map(|w| w.to_le_bytes()).collect()
