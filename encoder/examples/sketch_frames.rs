@@ -8,8 +8,7 @@ use std::path::Path;
 
 use lora_video::decode::read_clip;
 use lora_video::{output, sketch_fit};
-use lora_video_shared::model::render::{self, Frames};
-use lora_video_shared::sketch::{self, motion, Geometry};
+use lora_video_shared::model::render::Frames;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -17,11 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let h = read_clip(Path::new(clip))?.header;
     let s = h.sketch.as_ref().ok_or("the clip has no sketch")?;
     let (w, ht, n) = (usize::from(h.width), usize::from(h.height), usize::from(h.frames));
-    let g = Geometry::new(w, ht, n, &s.params)?;
-    let kf = sketch::decode(s, w, ht, n)?;
-    let field = s.motion.as_ref().map(|m| motion::decode(m, w, ht, g.keyframes)).transpose()?;
-    let mut rgb = Vec::with_capacity(w * ht * n * 3);
-    sketch_fit::for_each_frame(&kf, &g, field.as_ref(), w, ht, |_, image| rgb.extend(render::interleave(image, w * ht)));
+    let rgb = sketch_fit::decode_frames(s, w, ht, n)?;
     output::write(Path::new(out), &Frames { width: w, height: ht, count: n, rgb }, (h.fps.num, h.fps.den))?;
     Ok(())
 }

@@ -14,19 +14,7 @@ use std::path::Path;
 use lora_video::media::{self, Select};
 use lora_video::sketch::{self, Target};
 use lora_video::{output, sketch_fit};
-use lora_video_shared::model::render::{self, Frames};
-use lora_video_shared::sketch::{motion, Geometry, Sketch};
-
-/// Writes a sketch's decode (keyframes upsampled and blended, along its motion) as y4m.
-fn write_y4m(s: &Sketch, width: usize, height: usize, count: usize, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let g = Geometry::new(width, height, count, &s.params)?;
-    let kf = lora_video_shared::sketch::decode(s, width, height, count)?;
-    let field = s.motion.as_ref().map(|m| motion::decode(m, width, height, g.keyframes)).transpose()?;
-    let mut rgb = Vec::with_capacity(width * height * count * 3);
-    sketch_fit::for_each_frame(&kf, &g, field.as_ref(), width, height, |_, image| rgb.extend(render::interleave(image, width * height)));
-    output::write(path, &Frames { width, height, count, rgb }, (24, 1))?;
-    Ok(())
-}
+use lora_video_shared::model::render::Frames;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -77,7 +65,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         Target::Bytes(b) => b.to_string(),
                         Target::Lambda(l) => format!("l{l}"),
                     };
-                    write_y4m(&s, 256, 256, frames.len(), Path::new(&format!("{prefix}-{name}.y4m")))?;
+                    let rgb = sketch_fit::decode_frames(&s, 256, 256, frames.len())?;
+                    output::write(Path::new(&format!("{prefix}-{name}.y4m")), &Frames { width: 256, height: 256, count: frames.len(), rgb }, (24, 1))?;
                 }
             }
             None => println!("{t:?}: nothing fits"),

@@ -177,6 +177,17 @@ pub fn for_each_frame(kf: &[Keyframe], g: &Geometry, motion: Option<&Field>, wid
     }
 }
 
+/// A sketch's decode before the model (its keyframes upsampled and blended, along its
+/// motion if any) for a `width` x `height` x `count` clip: RGB8, interleaved.
+pub fn decode_frames(s: &sketch::Sketch, width: usize, height: usize, count: usize) -> Result<Vec<u8>, sketch::SketchError> {
+    let g = Geometry::new(width, height, count, &s.params)?;
+    let kf = sketch::decode(s, width, height, count)?;
+    let field = s.motion.as_ref().map(|m| sketch::motion::decode(m, width, height, g.keyframes)).transpose()?;
+    let mut rgb = Vec::with_capacity(width * height * count * 3);
+    for_each_frame(&kf, &g, field.as_ref(), width, height, |_, image| rgb.extend(lora_video_shared::model::render::interleave(image, width * height)));
+    Ok(rgb)
+}
+
 /// The squared error, summed over every RGB8 sample, of the decoded keyframes `kf`
 /// upsampled and blended as a decoder does (`for_each_frame`) against the clip's frames.
 pub fn squared_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: usize, g: &Geometry, motion: Option<&Field>) -> f64 {
