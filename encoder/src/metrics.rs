@@ -122,10 +122,12 @@ pub fn ssimulacra2(a: &[RgbImage], b: &[RgbImage]) -> f64 {
     scores.iter().sum::<f64>() / scores.len().max(1) as f64
 }
 
-/// VMAF (libvmaf's default model, vmaf_v0.6.1) of `test` against `reference`, the mean
-/// over frames, through `ffmpeg`'s libvmaf filter. Debian's ffmpeg has no libvmaf; the
-/// static ffmpeg in PyPI's imageio-ffmpeg has. Both clips go to ffmpeg as 4:4:4 y4m.
-pub fn vmaf(ffmpeg: &Path, reference: &[RgbImage], test: &[RgbImage]) -> Result<f64, CliError> {
+/// VMAF of `test` against `reference`, the means over frames of libvmaf's default model
+/// (vmaf_v0.6.1) and of its no-enhancement-gain model (vmaf_v0.6.1neg, which discounts
+/// the gain from sharpening or contrast), in one run of `ffmpeg`'s libvmaf filter.
+/// Debian's ffmpeg has no libvmaf; the static ffmpeg in PyPI's imageio-ffmpeg has. Both
+/// clips go to ffmpeg as 4:4:4 y4m.
+pub fn vmaf(ffmpeg: &Path, reference: &[RgbImage], test: &[RgbImage]) -> Result<Vmaf, CliError> {
     static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = reference.len().min(test.len());
     let dir = std::env::temp_dir().join(format!("lora-video-vmaf-{}-{}", std::process::id(), RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
@@ -135,7 +137,7 @@ pub fn vmaf(ffmpeg: &Path, reference: &[RgbImage], test: &[RgbImage]) -> Result<
         for (path, frames) in [(&r, &reference[..n]), (&t, &test[..n])] {
             crate::io::write_atomic(path, &crate::output::y4m_bytes(&crate::encode::frames_of(frames), (24, 1)))?;
         }
-        let filter = format!("[0:v][1:v]libvmaf=n_threads=2:log_fmt=json:log_path={}", log.display());
+        let filter = format!("[0:v][1:v]libvmaf=n_threads=2:model=version=vmaf_v0.6.1\\\\:name=vmaf|version=vmaf_v0.6.1neg\\\\:name=vmaf_neg:log_fmt=json:log_path={}", log.display());
         let status = std::process::Command::new(ffmpeg)
             .args(["-nostdin", "-v", "error", "-i"])
             .arg(&t)
@@ -148,15 +150,23 @@ pub fn vmaf(ffmpeg: &Path, reference: &[RgbImage], test: &[RgbImage]) -> Result<
             return Err(CliError::Tool(format!("{} failed ({status}); VMAF needs an ffmpeg built with libvmaf", ffmpeg.display())));
         }
         let text = std::fs::read_to_string(&log).map_err(crate::io::io_err(&log))?;
-        vmaf_of_log(&text).ok_or_else(|| CliError::Tool(format!("{}: no pooled VMAF mean in libvmaf's log", log.display())))
+        let mean = |key| pooled_mean(&text, key).ok_or_else(|| CliError::Tool(format!("{}: no pooled mean of {key} in libvmaf's log", log.display())));
+        Ok(Vmaf { vmaf: mean("vmaf")?, neg: mean("vmaf_neg")? })
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-/// The pooled mean VMAF of a libvmaf JSON log.
-pub fn vmaf_of_log(json: &str) -> Option<f64> {
-    serde_json::from_str::<serde_json::Value>(json).ok()?.pointer("/pooled_metrics/vmaf/mean")?.as_f64()
+/// VMAF's two models' scores (`vmaf`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Vmaf {
+    pub vmaf: f64,
+    pub neg: f64,
+}
+
+/// The pooled mean of a model (`key`, as the filter names it) in a libvmaf JSON log.
+pub fn pooled_mean(json: &str, key: &str) -> Option<f64> {
+    serde_json::from_str::<serde_json::Value>(json).ok()?.get("pooled_metrics")?.get(key)?.get("mean")?.as_f64()
 }
 
 /// Every score of a clip against its reference; VMAF where an ffmpeg with libvmaf was given.
@@ -167,14 +177,16 @@ pub struct Scores {
     pub msssim: f64,
     pub ssimulacra2: f64,
     pub vmaf: Option<f64>,
+    /// VMAF's no-enhancement-gain model (vmaf_v0.6.1neg).
+    pub vmaf_neg: Option<f64>,
 }
 
 /// Scores of `b` against `a` (the same size; the shorter length); VMAF through `vmaf_ffmpeg`.
 pub fn score_with(a: &[RgbImage], b: &[RgbImage], vmaf_ffmpeg: Option<&Path>) -> Result<Scores, CliError> {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let vmaf = vmaf_ffmpeg.map(|f| vmaf(f, a, b)).transpose()?;
-    Ok(Scores { psnr: psnr(a, b), ssim: ssim(a, b), msssim: msssim(a, b), ssimulacra2: ssimulacra2(a, b), vmaf })
+    let v = vmaf_ffmpeg.map(|f| vmaf(f, a, b)).transpose()?;
+    Ok(Scores { psnr: psnr(a, b), ssim: ssim(a, b), msssim: msssim(a, b), ssimulacra2: ssimulacra2(a, b), vmaf: v.map(|v| v.vmaf), vmaf_neg: v.map(|v| v.neg) })
 }
 
 /// Scores of `b` against `a` (the same size; the shorter length), without VMAF.
@@ -192,9 +204,9 @@ pub fn run(reference: &Path, test: &Path, json: bool, vmaf_ffmpeg: Option<&Path>
     let n = a.frames.len().min(b.frames.len());
     let sc = score_with(&a.frames[..n], &b.frames[..n], vmaf_ffmpeg)?;
     let text = if json {
-        serde_json::json!({ "frames": n, "psnr": sc.psnr, "ssim": sc.ssim, "msssim": sc.msssim, "ssimulacra2": sc.ssimulacra2, "vmaf": sc.vmaf }).to_string()
+        serde_json::json!({ "frames": n, "psnr": sc.psnr, "ssim": sc.ssim, "msssim": sc.msssim, "ssimulacra2": sc.ssimulacra2, "vmaf": sc.vmaf, "vmaf_neg": sc.vmaf_neg }).to_string()
     } else {
-        let vmaf = sc.vmaf.map_or(String::new(), |v| format!(", VMAF {v:.2}"));
+        let vmaf = sc.vmaf.zip(sc.vmaf_neg).map_or(String::new(), |(v, neg)| format!(", VMAF {v:.2}, VMAF-NEG {neg:.2}"));
         format!("{n} frames: PSNR {:.2} dB (RGB), SSIM {:.4} (luma), MS-SSIM {:.4} (luma), SSIMULACRA2 {:.2}{vmaf}", sc.psnr, sc.ssim, sc.msssim, sc.ssimulacra2)
     };
     writeln!(out, "{text}").map_err(|source| CliError::Io { path: "<stdout>".into(), source })
@@ -253,10 +265,11 @@ mod tests {
 
     #[test]
     fn vmaf_reads_libvmafs_pooled_mean() {
-        let log = r#"{"version": "3.0.0", "frames": [], "pooled_metrics": {"vmaf": {"min": 37.4, "max": 40.9, "mean": 39.324427, "harmonic_mean": 39.28}}}"#;
-        assert_eq!(vmaf_of_log(log), Some(39.324427));
-        assert_eq!(vmaf_of_log(r#"{"pooled_metrics": {}}"#), None);
-        assert_eq!(vmaf_of_log("not json"), None);
+        let log = r#"{"version": "3.0.0", "frames": [], "pooled_metrics": {"vmaf": {"min": 37.4, "max": 40.9, "mean": 39.324427, "harmonic_mean": 39.28}, "vmaf_neg": {"mean": 38.5}}}"#;
+        assert_eq!(pooled_mean(log, "vmaf"), Some(39.324427));
+        assert_eq!(pooled_mean(log, "vmaf_neg"), Some(38.5));
+        assert_eq!(pooled_mean(r#"{"pooled_metrics": {}}"#, "vmaf"), None);
+        assert_eq!(pooled_mean("not json", "vmaf"), None);
     }
 
     /// Runs where LORA_VIDEO_VMAF_FFMPEG names an ffmpeg with libvmaf (bench-eval.sh's).
@@ -266,6 +279,7 @@ mod tests {
         let a: Vec<RgbImage> = (0..3).map(picture).collect();
         let blurred: Vec<RgbImage> = a.iter().map(|f| image::imageops::blur(f, 3.0)).collect();
         let (same, blur) = (vmaf(Path::new(&ffmpeg), &a, &a).unwrap(), vmaf(Path::new(&ffmpeg), &a, &blurred).unwrap());
-        assert!(same > 90.0 && blur < same - 10.0, "same {same}, blurred {blur}");
+        assert!(same.vmaf > 90.0 && blur.vmaf < same.vmaf - 10.0, "same {same:?}, blurred {blur:?}");
+        assert!(same.neg > 90.0 && blur.neg < same.neg - 10.0, "same {same:?}, blurred {blur:?}");
     }
 }
