@@ -3,7 +3,7 @@
 # on the tiny test model: the committed sample decodes on the CPU and (where chromium
 # offers an adapter) on WebGPU, matching the native decoder within 40 dB; bad src and a
 # wrong-model clip give typed error events; a second element reuses the cached model;
-# the render controls (seed, strength, steps, mix-src, mix, sketch, sketch-src) match
+# the render controls (seed, strength, steps, mix-src, mix, sketch, sketch-src, sharpen) match
 # `lora-video render`;
 # a clip with inference-time scaling replays its choices like the native decoder.
 # The fixtures are made by scripts/make-fixtures.sh.
@@ -23,5 +23,6 @@ target/debug/lora-video render -q -i "$fix/tiny.lvc" -m "$dist/base.lvm" --merge
 # ... and for the sketch controls: none, and another clip's (with another seed).
 target/debug/lora-video render -q -i "$fix/tiny.lvc" -m "$dist/base.lvm" --sketch off -o "$fix/nosketch_%02d.png"
 target/debug/lora-video render -q -i "$fix/tiny.lvc" -m "$dist/base.lvm" --sketch-from "$fix/tiny-scaled.lvc" --seed 3 -o "$fix/sketchfrom_%02d.png"
+target/debug/lora-video render -q -i "$fix/tiny.lvc" -m "$dist/base.lvm" --sharpen 1 -o "$fix/sharpen_%02d.png"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 node tests/browser/run.mjs "$dist" "$fix" ${BENCH:+--bench "$BENCH"}

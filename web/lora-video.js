@@ -10,8 +10,9 @@
 // sampler's noise; default the clip's), strength (adapter strength: 0 is the base model's
 // own sample, 1 the clip), steps (sampler steps), mix-src (a second clip for the same
 // base model whose LoRA update is added), mix (its weight, default 1), sketch ("off":
-// render the adapter without the clip's sketch) and sketch-src (a clip whose sketch, its
-// layout, colours and motion, replaces this clip's).
+// render the adapter without the clip's sketch), sketch-src (a clip whose sketch, its
+// layout, colours and motion, replaces this clip's) and sharpen (0..4: how much the
+// frames are sharpened; default the sketch's own amount, 0 none).
 // Methods: play(), pause(), load(), retry(). Properties: paused, ended, currentTime,
 // duration, readyState, backend ("webgpu" | "cpu" once known), modelCached.
 // Events: loadstart, progress (detail {done, total}), canplay, play, pause, ended,
@@ -49,7 +50,7 @@ function decodeInWorker(clip, base, gpu, render, mixClip, sketchClip, on) {
   sharedWorker().postMessage({ id, type: "decode", base, gpu, clip, render, mixClip, sketchClip }, transfer);
 }
 
-const CONTROLS = ["seed", "strength", "steps", "mix"];
+const CONTROLS = ["seed", "strength", "steps", "mix", "sharpen"];
 
 /** What this browser can do: wasm and workers are required; WebGPU is optional. */
 export function capabilities() {
@@ -74,7 +75,7 @@ progress { flex: 1; height: 4px; }
 
 export class LoraVideoElement extends HTMLElement {
   static get observedAttributes() {
-    return ["src", "base", "poster", "width", "height", "controls", "backend", "seed", "strength", "steps", "mix-src", "mix", "sketch", "sketch-src"];
+    return ["src", "base", "poster", "width", "height", "controls", "backend", "seed", "strength", "steps", "mix-src", "mix", "sketch", "sketch-src", "sharpen"];
   }
 
   static capabilities = capabilities;

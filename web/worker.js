@@ -2,7 +2,7 @@
 // SHA-256), loads it into the wasm decoder once, and decodes clips off the main thread.
 //
 // Messages in:  {id, type: "decode", base, gpu, clip: ArrayBuffer,
-//                render: {seed, strength, steps, mix, sketch} (optional), mixClip: ArrayBuffer (optional),
+//                render: {seed, strength, steps, mix, sharpen, sketch} (optional), mixClip: ArrayBuffer (optional),
 //                sketchClip: ArrayBuffer (optional: a clip whose sketch replaces the clip's)}
 // Messages out: {id, type: "model", backend, cached}      the model is ready
 //               {id, type: "progress", done, total}

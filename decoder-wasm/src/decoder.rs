@@ -101,7 +101,7 @@ impl Decoder {
     }
 }
 
-/// Render controls from a JS object `{seed, strength, steps, mix}` (numbers; any may be
+/// Render controls from a JS object `{seed, strength, steps, mix, sharpen}` (numbers; any may be
 /// missing or undefined), `sketch: "off"`, its `mixClip` and `sketchClip` (Uint8Arrays;
 /// the clip whose sketch replaces the clip's). A wrong type is an `Unsupported` error
 /// naming the field.
@@ -131,6 +131,7 @@ fn controls_of(options: &JsValue) -> Result<(Controls, Option<Vec<u8>>), DecodeE
         frames: None,
         size: None,
         mix: number("mix")?.map(|x| x as f32),
+        sharpen: number("sharpen")?.map(|x| x as f32),
         sketch: match get("sketch").map(|v| v.as_string()) {
             None => None,
             Some(Some(s)) if s == "off" => Some(None),

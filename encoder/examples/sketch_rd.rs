@@ -4,7 +4,8 @@
 //! `sketch::search` picks at each budget (`2400`) or trade-off (`l=20000`; none given:
 //! the default without a budget), its bytes and the PSNR of its decode (upsampled and
 //! blended, as the model's condition) against the frames; `--y4m PREFIX` writes that
-//! decode as PREFIX-TARGET.y4m (for `lora-video compare`). `--sweep` prints every setting
+//! decode as PREFIX-TARGET.y4m and the frames as PREFIX-src_NN.png (for `lora-video
+//! compare`). `--sweep` prints every setting
 //! the search tries as CSV first. Transform-coded sketches (version 3), or with
 //! `--samples` predicted samples (version 2).
 //! `cargo run --release -p lora-video --example sketch_rd -- CLIP [--start N] [--frames N] [--samples] [--sweep] [--y4m PREFIX] [2400 l=20000 ...]`
@@ -31,6 +32,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let frames = &frames;
     let transform = !args.iter().any(|a| a == "--samples");
     let y4m = args.iter().position(|a| a == "--y4m").map(|i| args.get(i + 1).cloned().ok_or("--y4m needs a prefix")).transpose()?;
+    if let Some(prefix) = &y4m {
+        let rgb = frames.iter().flat_map(|f| f.as_raw().iter().copied()).collect();
+        output::write(Path::new(&format!("{prefix}-src_%02d.png")), &Frames { width: 256, height: 256, count: frames.len(), rgb }, (24, 1))?;
+    }
     let mut targets = Vec::new();
     let mut rest = args[1..].iter();
     while let Some(a) = rest.next() {

@@ -161,6 +161,9 @@ pub struct EncodeArgs {
     /// Decode through the model alone: the frames are TAEF2's decode of the sampler's latents, without the sketch's own pixels under them (a cheaper decode: 16 fewer TAEF2 decodes for 16 frames; by default the decode adds what the model changed to the sketch's frames).
     #[arg(long)]
     pub no_residual: bool,
+    /// How much the decode sharpens its frames (0..=4 in sixteenths; 0: not at all): each frame gains this times its luma minus the luma blurred. Only a sketch under adaptive models (the default) carries it.
+    #[arg(long, default_value_t = crate::sketch::SHARPEN)]
+    pub sharpen: f64,
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
@@ -219,6 +222,7 @@ fn encode_options(a: EncodeArgs) -> crate::encode::EncodeOptions {
         sketch_start: a.sketch_start,
         sketch_share: a.sketch_share,
         residual: !a.no_residual,
+        sharpen: a.sharpen,
         json: a.json,
         quiet: a.quiet,
     }
@@ -282,6 +286,9 @@ pub struct RenderArgs {
     /// Render under another clip's sketch (its layout, colours and motion).
     #[arg(long, conflicts_with = "sketch")]
     pub sketch_from: Option<PathBuf>,
+    /// How much to sharpen the frames, 0..=4 (default: the rendered sketch's own amount; 0: not at all).
+    #[arg(long)]
+    pub sharpen: Option<f32>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -407,6 +414,7 @@ where
                 size: a.size.map(|(w, h)| (w as usize, h as usize)),
                 mix: a.mix,
                 sketch: a.sketch.is_some().then_some(None),
+                sharpen: a.sharpen,
             };
             let o = crate::decode::DecodeOptions { sketch_from: a.sketch_from, ..decode_options(a.io, controls, a.merge) };
             crate::decode::run(&o, out)

@@ -1,7 +1,7 @@
 //! `lora-video decode`: the reference decoder. `.lvc` -> theta -> LoRA -> sampler ->
 //! latents -> TAEF2 -> frames -> y4m, PNG or (through ffmpeg) mp4.
 //! `lora-video render`: the same with `Controls` that change only the decode (seed,
-//! strength, a merged second clip, steps, frames, size, the sketch).
+//! strength, a merged second clip, steps, frames, size, the sketch, sharpening).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,6 +55,7 @@ struct RenderSummary {
     mix: Option<f32>,
     /// "own", "off", or the clip whose sketch was used.
     sketch: String,
+    sharpen: f32,
 }
 
 /// Reads and parses a `.lvc`.
@@ -124,7 +125,7 @@ pub fn run(o: &DecodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let written = output::write(&o.output, &frames, fps)?;
     let s = Summary {
         input: o.input.clone(),
-        render: RenderSummary { seed: render.seed, strength: render.strength, steps: render.steps, merge: o.merge.clone(), mix: merge.map(|m| m.mix), sketch },
+        render: RenderSummary { seed: render.seed, strength: render.strength, steps: render.steps, merge: o.merge.clone(), mix: merge.map(|m| m.mix), sketch, sharpen: render.sharpen },
         output: written,
         width: frames.width,
         height: frames.height,

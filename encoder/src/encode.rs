@@ -87,6 +87,8 @@ pub struct EncodeOptions {
     /// A sketch's decode adds what the model changed to the sketch's own frames
     /// (`Sketch::residual`).
     pub residual: bool,
+    /// How much the decode sharpens its frames (`sketch::sharpen`).
+    pub sharpen: f64,
     pub json: bool,
     pub quiet: bool,
 }
@@ -355,7 +357,7 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     template.scaling = scaling.as_ref().map(|c| c.placeholder());
     template.check().map_err(|e| CliError::Usage(format!("--scaling: {e}")))?;
     let room = sketch_room(&template, budget);
-    template.sketch = crate::sketch::choose(&frames, o.sketch, o.sketch_start, o.sketch_share, base.config.cond_channels > 0, room)?.map(|s| lora_video_shared::sketch::Sketch { residual: o.residual, ..s });
+    template.sketch = crate::sketch::choose(&frames, o.sketch, o.sketch_start, o.sketch_share, base.config.cond_channels > 0, room)?.map(|s| crate::sketch::sharpened(lora_video_shared::sketch::Sketch { residual: o.residual, ..s }, o.sharpen)).transpose()?;
     if let Some(b) = budget {
         let least = template.header_len() + format::CHECKSUM_LEN;
         if b < least {

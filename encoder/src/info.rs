@@ -156,14 +156,15 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
             (None, _) => "sample-coded".to_string(),
         };
         t += &format!(
-            "\n  sketch     {} keyframe{} of {}-pixel cells, {coding}, q {}/{} (luma/chroma), {} bytes{}",
+            "\n  sketch     {} keyframe{} of {}-pixel cells, {coding}, q {}/{} (luma/chroma), {} bytes{}{}",
             p.keyframes,
             if p.keyframes == 1 { "" } else { "s" },
             1u32 << p.cell_log2,
             p.q_luma,
             p.q_chroma,
             s.section_len(),
-            if s.residual { "; decoded as its frames plus the model's change" } else { "" }
+            if s.residual { "; decoded as its frames plus the model's change" } else { "" },
+            if s.sharpen > 0 { format!("; sharpened by {}", lora_video_shared::sharpen::amount(s.sharpen)) } else { String::new() }
         );
     }
     if let Some(s) = &h.scaling {

@@ -167,7 +167,7 @@ pub fn choose(base: &BaseModel, header: &Header, theta: &[f32], z0: &Tensor<5>, 
         device,
         on_step,
     );
-    Ok((Scaling { m_log2: cfg.m_log2, eta: cfg.eta, steps }, Latents::of(x, frames)))
+    Ok((Scaling { m_log2: cfg.m_log2, eta: cfg.eta, steps }, Latents::of(x, frames, r.sharpen)))
 }
 
 /// Chooses the candidates for `clip` (whose header holds the placeholder section, or

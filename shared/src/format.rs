@@ -1,4 +1,4 @@
-//! The `.lvc` bitstream, version 6 (SPEC.md): fixed header, optional sections, the
+//! The `.lvc` bitstream, version 7 (SPEC.md): fixed header, optional sections, the
 //! entropy-coded payload, and a CRC-32 over everything before it.
 //!
 //! Reading checks the magic, the version, the checksum, then every field against the
@@ -10,11 +10,12 @@ use crate::quant;
 use crate::sketch::{self, Sketch, SketchError, SketchParams};
 
 pub const MAGIC: [u8; 4] = *b"lvcf";
-/// The newest version: wavelet sketches under adaptive symbol models.
-pub const VERSION: u8 = 6;
+/// The newest version: sharpened decodes (`Sketch::sharpen`) of version 6's sketches.
+pub const VERSION: u8 = 7;
 /// Versions 1 (no sketch section), 2 (sample-coded sketches), 3 (transform-coded
-/// sketches without motion), 4 (with motion) and 5 (wavelet sketches under fixed models)
-/// still read; a file is written back with the version it was read with.
+/// sketches without motion), 4 (with motion), 5 (wavelet sketches under fixed models)
+/// and 6 (under adaptive models) still read; a file is written back with the version it
+/// was read with.
 pub const OLDEST_VERSION: u8 = 1;
 /// The version whose sketches are sample-coded (`Sketch::transform` None).
 pub const SAMPLE_SKETCH_VERSION: u8 = 2;
@@ -25,6 +26,8 @@ pub const TRANSFORM_SKETCH_VERSION: u8 = 3;
 pub const MOTION_SKETCH_VERSION: u8 = 4;
 /// The version whose sketches are wavelet-coded under fixed models.
 pub const WAVELET_SKETCH_VERSION: u8 = 5;
+/// The version whose sketches are wavelet-coded under adaptive models, unsharpened.
+pub const ADAPTIVE_SKETCH_VERSION: u8 = 6;
 /// Bytes of the fixed header (magic through payload_len).
 pub const FIXED_HEADER_LEN: usize = 86;
 /// Bytes of the CRC-32 trailer.
@@ -288,12 +291,13 @@ impl Bitstream {
         Ok(Self { version: Self::version_for(&header), header, payload })
     }
 
-    /// The version a new clip with this header is written as: 6 when its sketch is
-    /// wavelet-coded under adaptive models, 5 under fixed ones, 4 when it has motion, 2
-    /// when it is sample-coded, else 3.
+    /// The version a new clip with this header is written as: 7 when its sketch
+    /// sharpens the decode, 6 when it is wavelet-coded under adaptive models, 5 under
+    /// fixed ones, 4 when it has motion, 2 when it is sample-coded, else 3.
     pub fn version_for(header: &Header) -> u8 {
         match &header.sketch {
-            Some(s) if s.transform.is_some_and(|t| t.adaptive) => VERSION,
+            Some(s) if s.sharpen > 0 => VERSION,
+            Some(s) if s.transform.is_some_and(|t| t.adaptive) => ADAPTIVE_SKETCH_VERSION,
             Some(s) if s.transform.is_some_and(|t| t.levels > 0) => WAVELET_SKETCH_VERSION,
             Some(s) if s.motion.is_some() => MOTION_SKETCH_VERSION,
             Some(s) if s.transform.is_none() => SAMPLE_SKETCH_VERSION,
@@ -334,7 +338,7 @@ impl Bitstream {
         // A sketch's coding fixes the version (`version_for`).
         let fits = h.sketch.is_none() || self.version == Self::version_for(h);
         if !(OLDEST_VERSION..=VERSION).contains(&self.version) || !fits {
-            return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch), 3 (transform-coded sketch), 4 (with motion), 5 (wavelet) or 6 (adaptive)"));
+            return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch), 3 (transform-coded sketch), 4 (with motion), 5 (wavelet), 6 (adaptive) or 7 (sharpened)"));
         }
         let mut w = Vec::with_capacity(self.len());
         w.extend_from_slice(&MAGIC);
@@ -363,6 +367,9 @@ impl Bitstream {
                 w.extend_from_slice(&[t.tilt, t.decay[0], t.decay[1]]);
                 if self.version >= 5 {
                     w.push(t.levels);
+                }
+                if self.version >= 7 {
+                    w.push(s.sharpen);
                 }
             }
             w.extend_from_slice(&(s.payload.len() as u16).to_le_bytes());
@@ -483,8 +490,12 @@ impl Bitstream {
             } else {
                 None
             };
+            let sharpen = if version >= 7 { r.u8()? } else { 0 };
+            if version >= 7 && !(1..=crate::sharpen::MAX).contains(&sharpen) {
+                return Err(out_of_range("sketch sharpen", sharpen, "1..=64 in version 7"));
+            }
             let len = usize::from(r.u16()?);
-            let mut s = Sketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, start, scale: [scale_luma, scale_chroma], transform, motion: None, residual: flags & FLAG_RESIDUAL != 0, payload: Vec::new() };
+            let mut s = Sketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, start, scale: [scale_luma, scale_chroma], transform, motion: None, residual: flags & FLAG_RESIDUAL != 0, sharpen, payload: Vec::new() };
             // The fields and the length are checked before the payload is copied.
             let g = sketch::Geometry::new(usize::from(width), usize::from(height), usize::from(frames), &s.params)?;
             if len > sketch::MAX_PAYLOAD || len % 4 != 0 {

@@ -9,6 +9,7 @@ pub mod model;
 pub mod noise;
 pub mod package;
 pub mod quant;
+pub mod sharpen;
 pub mod sketch;
 
 pub use format::{Bitstream, FormatError, Header};

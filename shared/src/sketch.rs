@@ -65,7 +65,8 @@ pub struct SketchParams {
 /// version 2; Some: the transform, version 3), its motion (version 4, with the
 /// transform) and the ANS payload. `residual` (header flag `FLAG_RESIDUAL`): the decode
 /// is the sketch's own frames plus what the sampler changed (`model::render::Residual`),
-/// not the sampler's latents alone.
+/// not the sampler's latents alone. `sharpen` (version 7, with adaptive models; 0: none):
+/// the decode's frames are sharpened by sharpen/16 (`sharpen::frame`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Sketch {
     pub params: SketchParams,
@@ -74,6 +75,7 @@ pub struct Sketch {
     pub transform: Option<Transform>,
     pub motion: Option<Motion>,
     pub residual: bool,
+    pub sharpen: u8,
     #[serde(skip)]
     pub payload: Vec<u8>,
 }
@@ -86,7 +88,7 @@ pub const TRANSFORM_FIELDS: usize = 3;
 impl Sketch {
     /// Bytes of the section in a file (`section_len`).
     pub fn section_len(&self) -> usize {
-        section_len(self.transform.map(|t| t.levels), self.motion.as_ref().map(Motion::len), self.payload.len())
+        section_len(self.transform.map(|t| t.levels), self.motion.as_ref().map(Motion::len), self.payload.len()) + usize::from(self.sharpen > 0)
     }
 
     /// The sampler's start time t0 in (0, 1].
@@ -392,7 +394,7 @@ pub fn encode(g: &Geometry, params: SketchParams, start: u8, targets: &[Keyframe
 pub fn encode_dz(g: &Geometry, params: SketchParams, start: u8, targets: &[Keyframe], dz: i32) -> (Sketch, Vec<Keyframe>) {
     let (res, decoded) = quantise_keyframes_dz(g, &params, targets, dz);
     let (scale, payload) = entropy_code(&res, [params.q_luma, params.q_chroma]);
-    (Sketch { params, start, scale, transform: None, motion: None, residual: false, payload }, decoded)
+    (Sketch { params, start, scale, transform: None, motion: None, residual: false, sharpen: 0, payload }, decoded)
 }
 
 /// Entropy-codes residuals of the two kinds' steps `q`: each kind's best base scale and
@@ -456,7 +458,7 @@ fn coded(params: SketchParams, start: u8, t: Transform, coefs: &[transform::Coef
     let (luma, chroma) = (transform::fit_model(coefs, false), transform::fit_model(coefs, true));
     let (scale, decay) = ([luma.0, chroma.0], [luma.1, chroma.1]);
     let payload = transform::entropy_code(coefs, scale, decay, t.adaptive.then_some(layer_len));
-    Sketch { params, start, scale, transform: Some(Transform { decay, ..t }), motion, residual: false, payload }
+    Sketch { params, start, scale, transform: Some(Transform { decay, ..t }), motion, residual: false, sharpen: 0, payload }
 }
 
 /// Decodes a sketch of a `width` x `height` x `frames` clip to its keyframes.
@@ -493,6 +495,9 @@ pub fn check(s: &Sketch, g: &Geometry) -> Result<(), SketchError> {
     }
     if s.start == 0 {
         return Err(range("start", 0u8, "1..=255"));
+    }
+    if s.sharpen > crate::sharpen::MAX || (s.sharpen > 0 && !s.transform.is_some_and(|t| t.adaptive)) {
+        return Err(range("sharpen", s.sharpen, "0..=64, and 0 without adaptive models"));
     }
     if s.payload.len() > MAX_PAYLOAD || s.payload.len() % 4 != 0 {
         return Err(range("payload_len", s.payload.len() as u64, "a multiple of 4, at most 32768"));
@@ -712,7 +717,7 @@ mod tests {
     #[test]
     fn hostile_sketches_are_errors() {
         let p = SketchParams { cell_log2: 3, keyframes: 2, q_luma: 8, q_chroma: 8 };
-        let ok = Sketch { params: p, start: 200, scale: [16, 16], transform: None, motion: None, residual: false, payload: vec![] };
+        let ok = Sketch { params: p, start: 200, scale: [16, 16], transform: None, motion: None, residual: false, sharpen: 0, payload: vec![] };
         assert!(decode(&ok, 64, 64, 4).is_ok());
         for bad in [
             Sketch { params: SketchParams { cell_log2: 1, ..p }, ..ok.clone() },

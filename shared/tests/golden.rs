@@ -18,7 +18,7 @@ use lora_video_shared::package::sha256;
 use lora_video_shared::to_hex;
 
 mod common;
-use common::{full_clip, minimal_clip, motion_clip, test_motion_sketch, test_sketch, test_transform_sketch, transform_clip, wavelet_clip};
+use common::{full_clip, minimal_clip, motion_clip, sharpened_clip, test_motion_sketch, test_sketch, test_transform_sketch, transform_clip, wavelet_clip};
 
 fn bless() -> bool {
     cfg!(not(target_arch = "wasm32")) && std::env::var_os("LVC_BLESS").is_some()
@@ -114,10 +114,21 @@ fn golden_files() {
     check_file("wavelet-motion.lvc", wavelet_clip(true, false), include_bytes!("golden/wavelet-motion.lvc"));
     check_file("adaptive.lvc", wavelet_clip(false, true), include_bytes!("golden/adaptive.lvc"));
     check_file("adaptive-motion.lvc", wavelet_clip(true, true), include_bytes!("golden/adaptive-motion.lvc"));
+    check_file("sharpened.lvc", sharpened_clip(), include_bytes!("golden/sharpened.lvc"));
     assert_eq!(motion_clip().version, 4);
     assert_eq!(transform_clip().version, 3);
     assert_eq!((wavelet_clip(false, false).version, wavelet_clip(true, false).version), (5, 5));
     assert_eq!((wavelet_clip(false, true).version, wavelet_clip(true, true).version), (6, 6));
+    assert_eq!(sharpened_clip().version, 7);
+}
+
+#[test]
+fn sharpened_frame() {
+    // A decoder's last step (version 7), the same bits on every target.
+    let (w, h) = (37, 29);
+    let mut x: Vec<f32> = (0..3 * w * h).map(|i| ((i * 7919) % 1000) as f32 / 999.0).collect();
+    lora_video_shared::sharpen::frame(&mut x, w, h, lora_video_shared::sharpen::amount(8));
+    pin("sharpened_frame_sha256", &hash_u32(x.iter().map(|v| v.to_bits())), "47aedd30157f071d37f04b08694e1751946f7d122b980521af94f9c7ceb9a083");
 }
 
 /// Decodes a coded sketch of the golden clip as written and pins its payload and samples

@@ -116,6 +116,10 @@ try {
     check("sketch=off matches lora-video render --sketch off within 40 dB", minPsnr(off) >= 40, `min PSNR ${minPsnr(off).toFixed(2)} dB ${JSON.stringify(off.error || "")}`);
     const other = await run(p, { ...cpu, "sketch-src": "/fixtures/tiny-scaled.lvc", seed: "3" }, "/fixtures/sketchfrom_%02d.png");
     check("sketch-src matches lora-video render --sketch-from within 40 dB", minPsnr(other) >= 40, `min PSNR ${minPsnr(other).toFixed(2)} dB ${JSON.stringify(other.error || "")}`);
+    const sharp = await run(p, { ...cpu, sharpen: "1" }, "/fixtures/sharpen_%02d.png");
+    check("sharpen matches lora-video render --sharpen within 40 dB", minPsnr(sharp) >= 40, `min PSNR ${minPsnr(sharp).toFixed(2)} dB ${JSON.stringify(sharp.error || "")}`);
+    const badSharpen = await run(p, { ...cpu, sharpen: "9" });
+    check("a sharpen past 4 is unsupported", badSharpen.error?.reason === "unsupported", JSON.stringify(badSharpen.error));
     const badSketch = await run(p, { ...cpu, sketch: "maybe" });
     check("a sketch value other than off is unsupported", badSketch.error?.reason === "unsupported", JSON.stringify(badSketch.error));
     const badStrength = await run(p, { ...cpu, strength: "lots" });

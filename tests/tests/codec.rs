@@ -399,6 +399,12 @@ fn render_controls_change_only_the_decode() {
         let other = render_cli(&dir, name, &extra).unwrap();
         assert!(psnr(&other, &decoded) < 60.0, "--{name} must change the frames");
     }
+    // Sharpening: the fixture's sketch (version 6) has none; --sharpen adds it, 0..=4.
+    assert_eq!(render_cli(&dir, "sharp0", &["--sharpen", "0"]).unwrap(), decoded);
+    let sharp = render_cli(&dir, "sharp", &["--sharpen", "1"]).unwrap();
+    assert!(psnr(&sharp, &decoded) < 60.0 && psnr(&sharp, &decoded) > 20.0, "--sharpen 1: {:.2} dB", psnr(&sharp, &decoded));
+    let e = render_cli(&dir, "blunt", &["--sharpen", "5"]).unwrap_err();
+    assert!(e.exit_code() == 1 && e.to_string().contains("sharpen"), "{e}");
 
     // Strength 0 is the base model's own sample from that seed (no LoRA at all), from the
     // clip's sketch, or with --sketch off from noise alone.
@@ -408,13 +414,13 @@ fn render_controls_change_only_the_decode() {
     let sampled = |r: &Render| {
         let sketch = render::condition_frames(&base, r, &device).unwrap();
         let z = lora_video_shared::model::sampler::sample(&base.denoiser, None, sketch.as_ref().map(|(s, _)| s), render::render_shape(&base, r), r.steps, r.shift, r.seed, &device, |_| {});
-        let frames = render::frames(&base, render::Latents::of(z, sketch), |_| {});
+        let frames = render::frames(&base, render::Latents::of(z, sketch, r.sharpen), |_| {});
         media::planar(&(0..4).map(|i| lora_video::output::image(&frames, i)).collect::<Vec<_>>())
     };
     let zero = render_cli(&dir, "zero", &["--strength", "0", "--seed", "5"]).unwrap();
     assert!(psnr(&zero, &sampled(&r)) > 50.0, "strength 0 vs the base model: {:.2} dB", psnr(&zero, &sampled(&r)));
     let bare = render_cli(&dir, "bare", &["--strength", "0", "--seed", "5", "--sketch", "off"]).unwrap();
-    let plain = sampled(&Render { sketch: None, ..r.clone() });
+    let plain = sampled(&Render { sketch: None, sharpen: 0.0, ..r.clone() });
     assert!(psnr(&bare, &plain) > 50.0, "strength 0 without a sketch vs the base model: {:.2} dB", psnr(&bare, &plain));
 
     // The sketch: off renders the adapter alone; another clip's sketch changes the layout;
@@ -427,6 +433,11 @@ fn render_controls_change_only_the_decode() {
     // A merge with mix 0 is the first clip; with mix 1 it differs.
     let other = dir.join("other.lvc");
     encode(&opencv_clip("tree.avi"), &other, &dir.join("other-src.y4m"), &[]);
+    // A new clip's decode is sharpened by default when its sketch is under adaptive models.
+    let other_clip = lora_video::decode::read_clip(&other).unwrap();
+    let s = other_clip.header.sketch.as_ref().expect("a sketch");
+    let adaptive = s.transform.is_some_and(|t| t.adaptive);
+    assert_eq!((s.sharpen, other_clip.version), if adaptive { (8, 7) } else { (0, lora_video_shared::format::Bitstream::version_for(&other_clip.header)) });
     let mix0 = render_cli(&dir, "mix0", &["--merge", other.to_str().unwrap(), "--mix", "0"]).unwrap();
     assert!(psnr(&mix0, &decoded) > 40.0, "merge at mix 0 vs the clip: {:.2} dB", psnr(&mix0, &decoded));
     let mix1 = render_cli(&dir, "mix1", &["--merge", other.to_str().unwrap()]).unwrap();

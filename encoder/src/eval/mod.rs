@@ -281,7 +281,7 @@ fn template_for(s: &Setup, images: &[RgbImage], fps: (u16, u16), seed: u32, budg
     // Room as `encode` leaves it: beside the header with the default scaling section.
     let scaling = crate::scaling::ScalingConfig::of_encode(crate::scaling::DEFAULT_M, None, 1.0, crate::scaling::Choose::Greedy, u64::from(seed), steps)?;
     let room = encode::sketch_room(&lora_video_shared::format::Header { scaling: scaling.map(|c| c.placeholder()), ..template.clone() }, budget);
-    template.sketch = crate::sketch::choose(images, crate::sketch::SketchChoice::Auto, crate::sketch::START, crate::sketch::AUTO_SHARE, s.base.config.cond_channels > 0, room)?.map(|s| lora_video_shared::sketch::Sketch { residual: true, ..s });
+    template.sketch = crate::sketch::choose(images, crate::sketch::SketchChoice::Auto, crate::sketch::START, crate::sketch::AUTO_SHARE, s.base.config.cond_channels > 0, room)?.map(|s| crate::sketch::sharpened(lora_video_shared::sketch::Sketch { residual: true, ..s }, crate::sketch::SHARPEN)).transpose()?;
     Ok(template)
 }
 

@@ -59,6 +59,8 @@ pub struct Render {
     pub scaling: Option<Scaling>,
     /// The sketch the denoiser is conditioned on (None: no sketch).
     pub sketch: Option<SketchOf>,
+    /// How much the frames are sharpened (`sharpen::frame`; 0..=4, 0: not at all).
+    pub sharpen: f32,
 }
 
 impl Render {
@@ -73,8 +75,14 @@ impl Render {
             height: usize::from(header.height),
             scaling: header.scaling.clone(),
             sketch: SketchOf::of(header),
+            sharpen: sharpen_of(header.sketch.as_ref()),
         }
     }
+}
+
+/// How much a sketch sharpens the frames (`Sketch::sharpen`; 0 without a sketch).
+fn sharpen_of(sketch: Option<&Sketch>) -> f32 {
+    sketch.map_or(0.0, |s| crate::sharpen::amount(s.sharpen))
 }
 
 /// What a re-render asks to change; None keeps the clip's own setting. `mix` weights a
@@ -90,6 +98,8 @@ pub struct Controls {
     pub mix: Option<f32>,
     /// Some(None): no sketch; Some(Some(s)): another clip's sketch.
     pub sketch: Option<Option<SketchOf>>,
+    /// How much to sharpen the frames (default: the rendered sketch's own amount).
+    pub sharpen: Option<f32>,
 }
 
 impl Controls {
@@ -97,6 +107,7 @@ impl Controls {
     pub fn render(&self, header: &Header) -> Render {
         let r = Render::of(header);
         let (width, height) = self.size.unwrap_or((r.width, r.height));
+        let sketch = self.sketch.clone().unwrap_or(r.sketch);
         Render {
             seed: self.seed.unwrap_or(r.seed),
             strength: self.strength.unwrap_or(r.strength),
@@ -104,7 +115,8 @@ impl Controls {
             frames: self.frames.unwrap_or(r.frames),
             width,
             height,
-            sketch: self.sketch.clone().unwrap_or(r.sketch),
+            sharpen: self.sharpen.unwrap_or_else(|| sharpen_of(sketch.as_ref().map(|s| &s.sketch))),
+            sketch,
             ..r
         }
     }
@@ -179,6 +191,10 @@ pub fn check_render(model: &BaseModel, render: &Render) -> Result<(), RenderErro
     if !(render.strength.is_finite() && render.strength.abs() <= 16.0) {
         return bad("strength", render.strength.to_string(), "must be a number in -16..=16".into());
     }
+    let most = f32::from(crate::sharpen::MAX) / crate::sharpen::UNIT;
+    if !(0.0..=most).contains(&render.sharpen) {
+        return bad("sharpen", render.sharpen.to_string(), format!("must be a number in 0..={most}"));
+    }
     if !(render.shift.is_finite() && render.shift > 0.0 && render.shift <= crate::format::MAX_SHIFT) {
         return bad("shift", render.shift.to_string(), format!("must be in (0, {}]", crate::format::MAX_SHIFT));
     }
@@ -196,22 +212,24 @@ pub fn lora_map(model: &BaseModel, header: &Header, device: &Device) -> Result<L
 }
 
 /// A render's final model-space latents `z` [1, T, C, h, w] and, when its sketch is
-/// residual (`Sketch::residual`), what `frames` adds to their decode.
+/// residual (`Sketch::residual`), what `frames` adds to their decode, and how much it
+/// sharpens the frames (`Sketch::sharpen`; 0: not at all).
 pub struct Latents {
     pub z: Tensor<5>,
     pub residual: Option<Residual>,
+    pub sharpen: f32,
 }
 
 impl Latents {
     /// Latents decoded as they are.
     pub fn plain(z: Tensor<5>) -> Self {
-        Self { z, residual: None }
+        Self { z, residual: None, sharpen: 0.0 }
     }
 
-    /// Latents `z` sampled under `sketch` (`condition_frames`).
-    pub fn of(z: Tensor<5>, sketch: Option<(SketchInput, Option<Vec<Vec<f32>>>)>) -> Self {
+    /// Latents `z` sampled under `sketch` (`condition_frames`), sharpened by `sharpen`.
+    pub fn of(z: Tensor<5>, sketch: Option<(SketchInput, Option<Vec<Vec<f32>>>)>, sharpen: f32) -> Self {
         let residual = sketch.and_then(|(s, images)| images.map(|images| Residual { images, start: s.start }));
-        Self { z, residual }
+        Self { z, residual, sharpen }
     }
 }
 
@@ -253,7 +271,7 @@ pub fn latents_merged(model: &BaseModel, header: &Header, theta: &[f32], render:
     let scaling = render.scaling.as_ref().filter(|_| render.steps == usize::from(header.sampler.steps));
     let sketch = condition_frames(model, render, device)?;
     let z = sampler::sample_scaled(&model.denoiser, Some(&factors), sketch.as_ref().map(|(s, _)| s), shape, render.steps, render.shift, render.seed, scaling, device, on_step);
-    Ok(Latents::of(z, sketch))
+    Ok(Latents::of(z, sketch, render.sharpen))
 }
 
 /// What a render's sketch gives the sampler (`sampler::SketchInput`): each decoded
@@ -321,13 +339,13 @@ impl Frames {
 }
 
 /// A render's latents -> RGB8 frames, one frame at a time through the TAEF2 decoder
-/// (bounded memory; a residual sketch adds its pixels, `Residual`); `on_frame(i)` after
-/// each. Native only: reads back synchronously.
+/// (bounded memory; a residual sketch adds its pixels, `Residual`; then sharpened,
+/// `Latents::sharpen`); `on_frame(i)` after each. Native only: reads back synchronously.
 pub fn frames(model: &BaseModel, z: Latents, mut on_frame: impl FnMut(usize)) -> Frames {
     let mut out = empty_frames(&z.z);
     for i in 0..out.count {
         let planar = decode_frame(model, &z, i).into_data();
-        out.rgb.extend(interleave(&planar.convert::<f32>().try_to_vec::<f32>().expect("f32 frames"), out.width * out.height));
+        out.rgb.extend(finish(planar.convert::<f32>().try_to_vec::<f32>().expect("f32 frames"), &z, &out));
         on_frame(i);
     }
     out
@@ -338,7 +356,7 @@ pub async fn frames_async(model: &BaseModel, z: Latents, mut on_frame: impl FnMu
     let mut out = empty_frames(&z.z);
     for i in 0..out.count {
         let planar = decode_frame(model, &z, i).into_data_async().await.map_err(|e| RenderError::Readback(format!("{e:?}")))?;
-        out.rgb.extend(interleave(&planar.convert::<f32>().try_to_vec::<f32>().expect("f32 frames"), out.width * out.height));
+        out.rgb.extend(finish(planar.convert::<f32>().try_to_vec::<f32>().expect("f32 frames"), &z, &out));
         on_frame(i);
     }
     Ok(out)
@@ -362,6 +380,12 @@ fn decode_frame(model: &BaseModel, z: &Latents, i: usize) -> Tensor<5> {
     let shape = x.dims();
     let image = Tensor::<1>::from_data(TensorData::new(r.images[i].clone(), [r.images[i].len()]), &x.device()).reshape(shape);
     x + image - decode(&r.start)
+}
+
+/// A decoded planar frame, sharpened (`Latents::sharpen`), as interleaved RGB8.
+fn finish(mut planar: Vec<f32>, z: &Latents, out: &Frames) -> Vec<u8> {
+    crate::sharpen::frame(&mut planar, out.width, out.height, z.sharpen);
+    interleave(&planar, out.width * out.height)
 }
 
 /// Planar [3, n] in [0, 1] -> interleaved RGB8, rounding to nearest.

@@ -116,6 +116,11 @@ pub fn wavelet_clip(motion: bool, adaptive: bool) -> Bitstream {
     with_sketch(if motion { test_motion_sketch(3, adaptive).0 } else { test_transform_sketch(3, adaptive).0 })
 }
 
+/// `wavelet_clip(true, true)` whose sketch sharpens the decode by 1/2 (version 7).
+pub fn sharpened_clip() -> Bitstream {
+    with_sketch(Sketch { sharpen: 8, ..test_motion_sketch(3, true).0 })
+}
+
 /// `full_clip` with another sketch, in the version it needs.
 fn with_sketch(s: Sketch) -> Bitstream {
     let b = full_clip();
