@@ -1,3 +1,10 @@
+"""The decode's sharpening (shared/src/sharpen.rs, SPEC.md "Sharpening") applied to a
+decoded clip, to choose its amount without re-encoding: each frame gains A times its
+luma minus the luma blurred ([1, 4, 6, 4, 1]/16 along x, then y, edges repeated), in
+every channel; written as OUT_NN.png for `lora-video compare`. Needs numpy and PyPI's
+imageio-ffmpeg (as .ci/run installs). 256x256 frames.
+    python3 scripts/sharpen.py DECODE.y4m OUT A
+"""
 import sys, subprocess, numpy as np, imageio_ffmpeg
 FF = imageio_ffmpeg.get_ffmpeg_exe()
 src, out, a = sys.argv[1], sys.argv[2], float(sys.argv[3])
