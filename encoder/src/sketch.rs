@@ -58,7 +58,7 @@ pub const SHARPEN: f64 = 0.5;
 /// `SHARPEN`), when it is coded under adaptive models (version 7); others are left as
 /// they are.
 pub fn sharpened(s: Sketch, amount: f64) -> Result<Sketch, CliError> {
-    if !(0.0..=f64::from(sharpen::MAX) / f64::from(sharpen::UNIT)).contains(&amount) {
+    if !(0.0..=f64::from(sharpen::amount(sharpen::MAX))).contains(&amount) {
         return Err(CliError::Usage(format!("--sharpen {amount}: must be 0..=4")));
     }
     let adaptive = s.transform.is_some_and(|t| t.adaptive);

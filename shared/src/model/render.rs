@@ -191,7 +191,7 @@ pub fn check_render(model: &BaseModel, render: &Render) -> Result<(), RenderErro
     if !(render.strength.is_finite() && render.strength.abs() <= 16.0) {
         return bad("strength", render.strength.to_string(), "must be a number in -16..=16".into());
     }
-    let most = f32::from(crate::sharpen::MAX) / crate::sharpen::UNIT;
+    let most = crate::sharpen::amount(crate::sharpen::MAX);
     if !(0.0..=most).contains(&render.sharpen) {
         return bad("sharpen", render.sharpen.to_string(), format!("must be a number in 0..={most}"));
     }
