@@ -151,6 +151,7 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
             l => format!("wavelet-coded ({l} levels, tilt {}{})", tr.tilt, if tr.adaptive { ", adaptive models" } else { "" }),
         };
         let coding = match (s.transform, &s.motion) {
+            (Some(tr), Some(m)) if !m.phases.is_empty() => format!("{}, predicted along motion on {}-pixel blocks ({} bytes, with the phases of {} frames)", basis(tr), 1u32 << m.block_log2, m.len(), m.phases.len()),
             (Some(tr), Some(m)) => format!("{}, predicted along motion on {}-pixel blocks ({} bytes)", basis(tr), 1u32 << m.block_log2, m.len()),
             (Some(tr), None) => basis(tr),
             (None, _) => "sample-coded".to_string(),

@@ -1,7 +1,7 @@
 //! The encoder's side of the sketch's motion (`shared/src/sketch/motion.rs`): a velocity
 //! field per keyframe interval, estimated on the clip's luma.
 
-use lora_video_shared::sketch::motion::{Bilinear, Field, MAX_VECTOR, MIN_VECTOR};
+use lora_video_shared::sketch::motion::{phase_u, Bilinear, Field, MAX_VECTOR, MIN_VECTOR};
 use lora_video_shared::sketch::Geometry;
 
 /// Block side (log2) of the fields the search tries: 4 x 4 blocks at 256 x 256 (on
@@ -28,20 +28,73 @@ fn bits(d: i32) -> f64 {
     1.0 + 2.0 * f64::from(d.unsigned_abs() + 1).log2().floor()
 }
 
+/// Phases the search tries (128ths of an interval): up to 3/8 either way.
+const PHASES: std::ops::RangeInclusive<i8> = -48..=48;
+const PHASE_STEP: usize = 4;
+
 /// The velocity field of each interval of `g` for the clip's RGB8 frames (interleaved,
-/// `width` x `height`): per block, the vector whose blend of the interval's keyframes
-/// (the source frames at the keyframe times) along it is closest to the frames between
-/// them, and whose move of the first keyframe is closest to the second, in squared luma
-/// error plus LAMBDA times its bits, searched coarse to fine.
+/// `width` x `height`), with the phase of each frame between keyframes (none if all
+/// are 0): the field (`field`) for frames at their places in time, their phases
+/// (`phases`) along it, then the field again for those phases and the phases again.
 pub fn estimate(frames: &[&[u8]], width: usize, height: usize, g: &Geometry, block_log2: u8) -> Field {
     let y = luma(frames);
+    let first = field(&y, width, height, g, block_log2, &[]);
+    let found = phases(&y, width, height, g, &first);
+    if found.iter().all(|&p| p == 0) {
+        return first;
+    }
+    let mut second = field(&y, width, height, g, block_log2, &found);
+    second.phases = phases(&y, width, height, g, &second);
+    if second.phases.iter().all(|&p| p == 0) {
+        second.phases.clear();
+    }
+    second
+}
+
+/// Per frame between keyframes, the phase whose blend of the interval's keyframes (the
+/// source frames at the keyframe times) along `field` is closest to it in squared luma
+/// error (the smaller phase on a tie).
+fn phases(y: &[Vec<f32>], width: usize, height: usize, g: &Geometry, field: &Field) -> Vec<i8> {
+    let times = g.keyframe_times();
+    let mut out = Vec::new();
+    for k in 0..field.intervals {
+        let (a, b) = (times[k], times[k + 1]);
+        let velocity: Vec<(f32, f32)> = (0..width * height).map(|i| field.velocity(k, (1.0, 1.0), i % width, i / width)).collect();
+        for f in a + 1..b {
+            let linear = (f - a) as f32 / (b - a) as f32;
+            let error = |phase: i8| {
+                let u = phase_u(linear, phase);
+                let mut sum = 0.0f64;
+                for (i, &(vx, vy)) in velocity.iter().enumerate() {
+                    let (px, py) = ((i % width) as f32, (i / width) as f32);
+                    let pa = sample(&y[a], width, height, px - u * vx, py - u * vy);
+                    let pb = sample(&y[b], width, height, px + (1.0 - u) * vx, py + (1.0 - u) * vy);
+                    let d = (1.0 - u) * pa + u * pb - y[f][i];
+                    sum += f64::from(d * d);
+                }
+                sum
+            };
+            let best = PHASES.step_by(PHASE_STEP).map(|p| (error(p), p.unsigned_abs(), p)).min_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+            out.push(best.map_or(0, |b| b.2));
+        }
+    }
+    out
+}
+
+/// The velocity field of each interval of `g` for frames between keyframes at `phases`
+/// (none: at their places in time): per block, the vector whose blend of the interval's
+/// keyframes (the source frames at the keyframe times) along it is closest to the
+/// frames between them, and whose move of the first keyframe is closest to the second,
+/// in squared luma error plus LAMBDA times its bits, searched coarse to fine.
+fn field(y: &[Vec<f32>], width: usize, height: usize, g: &Geometry, block_log2: u8, phases: &[i8]) -> Field {
     let times = g.keyframe_times();
     let mut field = Field::still(width, height, g.keyframes, block_log2);
     let (bw, bh) = field.blocks;
     let block = field.block;
     for k in 0..field.intervals {
         let (a, b) = (times[k], times[k + 1]);
-        let between: Vec<(usize, f32)> = (a + 1..b).map(|f| (f, (f - a) as f32 / (b - a) as f32)).collect();
+        // Frame f's phase: the f - k - 1th (`sketch::frame_weights`).
+        let between: Vec<(usize, f32)> = (a + 1..b).map(|f| (f, phase_u((f - a) as f32 / (b - a) as f32, phases.get(f - k - 1).copied().unwrap_or(0)))).collect();
         for by in 0..bh {
             for bx in 0..bw {
                 let (xs, ys) = (bx * block..((bx + 1) * block).min(width), by * block..((by + 1) * block).min(height));
@@ -137,5 +190,24 @@ mod tests {
             mid.iter().zip(image(2)).map(|(a, b)| (a - b) * (a - b)).sum::<f32>()
         };
         assert!(err(&field) < 0.2 * err(&still), "{} vs {}", err(&field), err(&still));
+    }
+
+    #[test]
+    fn a_speeding_square_gets_phases() {
+        // A square 16 pixels right over 4 frames, speeding up: at x = 20, 22, 24, 28, 36.
+        let (w, h) = (64, 48);
+        let at = [20, 22, 24, 28, 36];
+        let frames: Vec<Vec<u8>> = at
+            .iter()
+            .map(|&x0| (0..w * h).flat_map(|p| [if (x0..x0 + 12).contains(&(p % w)) && (14..26).contains(&(p / w)) { 230 } else { 20 }; 3]).collect())
+            .collect();
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        let g = Geometry::of_cell(w, h, 5, 4, 2);
+        let field = estimate(&refs, w, h, &g, 4);
+        // Fractions 1/8, 1/4, 1/2 of the move, against 1/4, 1/2, 3/4 in time.
+        assert_eq!(field.phases, vec![-16, -32, -32], "{:?}", field.v);
+        // A square that keeps its speed gets none.
+        let steady = vec![refs[0]; 5];
+        assert!(estimate(&steady, w, h, &g, 4).phases.is_empty());
     }
 }

@@ -29,7 +29,7 @@ impl Axis {
 
     /// The clip's frames from its keyframes.
     fn temporal(g: &Geometry) -> Self {
-        Self { cells: g.keyframes, taps: sketch::frame_weights(g, g.frames).into_iter().map(|(a, b, u)| (a, b, f64::from(u))).collect() }
+        Self { cells: g.keyframes, taps: sketch::frame_weights(g, g.frames, &[]).into_iter().map(|(a, b, u)| (a, b, f64::from(u))).collect() }
     }
 
     /// The least-squares cells of one line of outputs x: solve (A^T A) c = A^T x.
@@ -157,7 +157,7 @@ pub fn for_each_frame(kf: &[Keyframe], g: &Geometry, motion: Option<&Field>, wid
     let cell = (g.cell as f32, g.cell as f32);
     let mut held: Vec<(usize, Vec<f32>)> = Vec::with_capacity(2);
     let mut blended = Vec::new();
-    for (f, (a, b, u)) in sketch::frame_weights(g, g.frames).into_iter().enumerate() {
+    for (f, (a, b, u)) in sketch::frame_weights(g, g.frames, motion.map_or(&[], |m| &m.phases)).into_iter().enumerate() {
         held.retain(|(k, _)| *k == a || *k == b);
         for k in [a, b] {
             if !held.iter().any(|(h, _)| *h == k) {

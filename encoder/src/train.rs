@@ -286,7 +286,7 @@ fn sketch_condition(l: &Latents, sketches: &[f32], i: usize, v: usize, norm: &La
     let g = sketch::Geometry::of_cell(w * 8, h * 8, frames, 8, keyframes(frames));
     let at = |k: usize, ch: usize, p: usize| (z[(k * c + ch) * hw + p] - norm.mean[ch]) / norm.std[ch];
     let mut out = Vec::with_capacity(frames * (c + 1) * hw);
-    for (a, b, u) in sketch::frame_weights(&g, frames) {
+    for (a, b, u) in sketch::frame_weights(&g, frames, &[]) {
         for ch in 0..c {
             out.extend((0..hw).map(|p| at(a, ch, p) * (1.0 - u) + at(b, ch, p) * u));
         }

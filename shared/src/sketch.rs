@@ -88,7 +88,12 @@ pub const TRANSFORM_FIELDS: usize = 3;
 impl Sketch {
     /// Bytes of the section in a file (`section_len`).
     pub fn section_len(&self) -> usize {
-        section_len(self.transform.map(|t| t.levels), self.motion.as_ref().map(Motion::len), self.payload.len()) + usize::from(self.sharpen > 0)
+        section_len(self.transform.map(|t| t.levels), self.motion.as_ref().map(Motion::len), self.payload.len()) + usize::from(self.sharpen > 0 || self.phased())
+    }
+
+    /// Whether its motion places the frames between keyframes by phases (version 8).
+    pub fn phased(&self) -> bool {
+        self.motion.as_ref().is_some_and(|m| !m.phases.is_empty())
     }
 
     /// The sampler's start time t0 in (0, 1].
@@ -489,6 +494,10 @@ pub fn check(s: &Sketch, g: &Geometry) -> Result<(), SketchError> {
             return Err(range("motion", 1u8, "only with the transform"));
         }
         motion::check(m, g.size.0, g.size.1, g.keyframes)?;
+        let between = g.frames - g.keyframes;
+        if !m.phases.is_empty() && (m.phases.len() != between || !s.transform.is_some_and(|t| t.adaptive)) {
+            return Err(range("motion phases", m.phases.len() as u64, "none, or one per frame between keyframes with adaptive models"));
+        }
     }
     if s.scale.contains(&0) {
         return Err(range("scale", 0u8, "1..=255"));
@@ -541,9 +550,13 @@ pub fn upsample_rgb(kf: &Keyframe, cell: (f32, f32), width: usize, height: usize
 }
 
 /// How render frame f of `frames` blends the keyframes: (a, b, u), frame = (1 - u) kf[a]
-/// + u kf[b]. Render frame f sits at clip time f (T - 1) / (frames - 1) (T = the clip's
-/// frames), between the keyframes around it, held beyond them.
-pub fn frame_weights(g: &Geometry, frames: usize) -> Vec<(usize, usize, f32)> {
+/// + u kf[b]. Render frame f sits at clip time t = f (T - 1) / (frames - 1) (T = the
+/// clip's frames), between the keyframes around it, held beyond them: u = (t - ta) / (tb
+/// - ta). With `phases` (version 8, `motion::phase_u`; empty: none), clip frame i of the
+/// interval has u_i = phase_u((i - ta) / (tb - ta), phases[i - k - 1]) (k: the
+/// interval; u = 0 and 1 at its keyframes), and t between clip frames interpolates
+/// them: u = u_i + (t - i) (u_{i+1} - u_i), i = floor(t).
+pub fn frame_weights(g: &Geometry, frames: usize, phases: &[i8]) -> Vec<(usize, usize, f32)> {
     let times = g.keyframe_times();
     (0..frames)
         .map(|f| {
@@ -551,9 +564,18 @@ pub fn frame_weights(g: &Geometry, frames: usize) -> Vec<(usize, usize, f32)> {
             let next = times.iter().position(|&k| k as f32 >= t).unwrap_or(times.len() - 1);
             if next == 0 || times[next] as f32 <= t {
                 (next, next, 0.0)
-            } else {
+            } else if phases.is_empty() {
                 let (ta, tb) = (times[next - 1] as f32, times[next] as f32);
                 (next - 1, next, (t - ta) / (tb - ta))
+            } else {
+                let (ta, tb) = (times[next - 1], times[next]);
+                let u_at = |i: usize| match i {
+                    _ if i <= ta => 0.0,
+                    _ if i >= tb => 1.0,
+                    _ => motion::phase_u((i - ta) as f32 / (tb - ta) as f32, phases.get(i - next).copied().unwrap_or(0)),
+                };
+                let i = (t.floor() as usize).max(ta);
+                (next - 1, next, u_at(i) + (t - i as f32) * (u_at(i + 1) - u_at(i)))
             }
         })
         .collect()
@@ -694,13 +716,27 @@ mod tests {
     #[test]
     fn frames_blend_the_keyframes_around_them() {
         let g = Geometry::of_cell(16, 16, 16, 8, 2);
-        let w = frame_weights(&g, 16);
+        let w = frame_weights(&g, 16, &[]);
         assert_eq!((w[0], w[15]), ((0, 0, 0.0), (1, 1, 0.0)));
         assert_eq!(w[5], (0, 1, 5.0 / 15.0));
         // A render of 31 frames: frame 15 is clip time 7.5.
-        assert_eq!(frame_weights(&g, 31)[15], (0, 1, 0.5));
+        assert_eq!(frame_weights(&g, 31, &[])[15], (0, 1, 0.5));
         let one = Geometry::of_cell(16, 16, 16, 8, 1);
-        assert!(frame_weights(&one, 16).iter().all(|&(a, b, _)| a == 0 && b == 0));
+        assert!(frame_weights(&one, 16, &[]).iter().all(|&(a, b, _)| a == 0 && b == 0));
+    }
+
+    #[test]
+    fn phases_move_the_frames_between_keyframes() {
+        // Keyframes at 0, 2, 4: frames 1 and 3 between them, phases +32 and -64 (128ths).
+        let g = Geometry::of_cell(16, 16, 5, 8, 3);
+        assert_eq!(g.keyframe_times(), vec![0, 2, 4]);
+        let w = frame_weights(&g, 5, &[32, -64]);
+        assert_eq!(w, vec![(0, 0, 0.0), (0, 1, 0.75), (1, 1, 0.0), (1, 2, 0.0), (2, 2, 0.0)]);
+        // Zero phases place frames as none do; a render between clip frames interpolates.
+        assert_eq!(frame_weights(&g, 5, &[0, 0]), frame_weights(&g, 5, &[]));
+        let w9 = frame_weights(&g, 9, &[32, -64]);
+        assert_eq!((w9[1], w9[3], w9[7]), ((0, 1, 0.375), (0, 1, 0.875), (1, 2, 0.5)));
+        assert_eq!(motion::phase_u(0.9, 127), 1.0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{full_clip, minimal_clip, motion_clip, sharpened_clip, symbols, transform_clip, wavelet_clip};
+use common::{full_clip, minimal_clip, motion_clip, phased_clip, sharpened_clip, symbols, transform_clip, wavelet_clip};
 use lora_video_shared::entropy::{EntropyError, Prior, PriorKind};
 use lora_video_shared::format::*;
 use proptest::prelude::*;
@@ -57,7 +57,7 @@ fn every_section_round_trips() {
     v1.version = 1;
     let mut residual = wavelet_clip(true, false);
     residual.header.sketch.as_mut().unwrap().residual = true;
-    for clip in [minimal_clip(), full_clip(), transform_clip(), motion_clip(), wavelet_clip(false, false), wavelet_clip(true, false), wavelet_clip(false, true), wavelet_clip(true, true), sharpened_clip(), only_scaling, only_metadata, only_sketch, v1, residual] {
+    for clip in [minimal_clip(), full_clip(), transform_clip(), motion_clip(), wavelet_clip(false, false), wavelet_clip(true, false), wavelet_clip(false, true), wavelet_clip(true, true), sharpened_clip(), phased_clip(), only_scaling, only_metadata, only_sketch, v1, residual] {
         let bytes = clip.to_bytes().unwrap();
         assert_eq!(bytes.len(), clip.len());
         let back = Bitstream::read(&bytes).unwrap();
@@ -112,7 +112,7 @@ fn wrong_magic_version_flags_and_checksum() {
     let bytes = minimal_clip().to_bytes().unwrap();
     let png = b"\x89PNG\r\n\x1a\n0000000000";
     assert_eq!(Bitstream::read(png), Err(FormatError::BadMagic(*b"\x89PNG")));
-    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[8])), Err(FormatError::UnsupportedVersion(8)));
+    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[9])), Err(FormatError::UnsupportedVersion(9)));
     assert_eq!(Bitstream::read(&patch(&bytes, 4, &[0])), Err(FormatError::UnsupportedVersion(0)));
     assert_eq!(Bitstream::read(&patch(&bytes, 5, &[0x80])), Err(FormatError::UnknownFlags(0x80)));
     // A residual sketch sets FLAG_RESIDUAL; without a sketch the flag is an error.
@@ -134,7 +134,7 @@ fn wrong_magic_version_flags_and_checksum() {
     // Version 2 holds sample-coded sketches, version 3 transform-coded ones; a new clip
     // gets the version its sketch needs.
     assert_eq!((minimal_clip().version, full_clip().version, transform_clip().version, motion_clip().version), (3, 2, 3, 4));
-    for (mut clip, wrong) in [(full_clip(), 3), (transform_clip(), 2), (transform_clip(), 4), (motion_clip(), 3), (motion_clip(), 5), (wavelet_clip(false, false), 3), (wavelet_clip(true, false), 4), (wavelet_clip(true, false), 6), (wavelet_clip(true, true), 5), (wavelet_clip(true, true), 7), (sharpened_clip(), 6)] {
+    for (mut clip, wrong) in [(full_clip(), 3), (transform_clip(), 2), (transform_clip(), 4), (motion_clip(), 3), (motion_clip(), 5), (wavelet_clip(false, false), 3), (wavelet_clip(true, false), 4), (wavelet_clip(true, false), 6), (wavelet_clip(true, true), 5), (wavelet_clip(true, true), 7), (sharpened_clip(), 6), (sharpened_clip(), 8), (phased_clip(), 7)] {
         clip.version = wrong;
         assert_eq!(field_of(clip.to_bytes().unwrap_err()), "version");
     }
@@ -185,6 +185,23 @@ fn wrong_magic_version_flags_and_checksum() {
     fixed.header.sketch.as_mut().unwrap().sharpen = 8;
     fixed.version = 7;
     assert!(fixed.to_bytes().is_err());
+    // Version 8 is version 7 with a phase for each frame between keyframes after the
+    // motion payload, and sharpen 0..=64; a version-7 file has none and is written back
+    // as 7. Either read as the other is an error.
+    let v8 = phased_clip();
+    let b8 = v8.to_bytes().unwrap();
+    assert_eq!((v8.version, b8.len(), b8[97]), (8, b6.len() + 1 + 12, 0));
+    assert_eq!(Bitstream::read(&b8).unwrap(), v8);
+    assert!(Bitstream::read(&b7).unwrap().header.sketch.unwrap().motion.unwrap().phases.is_empty());
+    assert!(Bitstream::read(&recrc(patch(&b8, 4, &[7]))).is_err());
+    assert!(Bitstream::read(&recrc(patch(&b7, 4, &[8]))).is_err());
+    let mut short = phased_clip();
+    short.header.sketch.as_mut().unwrap().motion.as_mut().unwrap().phases.pop();
+    assert!(short.to_bytes().is_err());
+    // Version 8 needs phases: a sketch without motion cannot be version 8.
+    let mut still = wavelet_clip(false, true);
+    still.version = 8;
+    assert!(still.to_bytes().is_err());
     let mut bad_crc = bytes.clone();
     *bad_crc.last_mut().unwrap() ^= 0xff;
     assert!(matches!(Bitstream::read(&bad_crc), Err(FormatError::Checksum { .. })));

@@ -18,7 +18,7 @@ use lora_video_shared::package::sha256;
 use lora_video_shared::to_hex;
 
 mod common;
-use common::{full_clip, minimal_clip, motion_clip, sharpened_clip, test_motion_sketch, test_sketch, test_transform_sketch, transform_clip, wavelet_clip};
+use common::{full_clip, minimal_clip, motion_clip, phased_clip, sharpened_clip, test_motion_sketch, test_sketch, test_transform_sketch, transform_clip, wavelet_clip};
 
 fn bless() -> bool {
     cfg!(not(target_arch = "wasm32")) && std::env::var_os("LVC_BLESS").is_some()
@@ -115,11 +115,12 @@ fn golden_files() {
     check_file("adaptive.lvc", wavelet_clip(false, true), include_bytes!("golden/adaptive.lvc"));
     check_file("adaptive-motion.lvc", wavelet_clip(true, true), include_bytes!("golden/adaptive-motion.lvc"));
     check_file("sharpened.lvc", sharpened_clip(), include_bytes!("golden/sharpened.lvc"));
+    check_file("phased.lvc", phased_clip(), include_bytes!("golden/phased.lvc"));
     assert_eq!(motion_clip().version, 4);
     assert_eq!(transform_clip().version, 3);
     assert_eq!((wavelet_clip(false, false).version, wavelet_clip(true, false).version), (5, 5));
     assert_eq!((wavelet_clip(false, true).version, wavelet_clip(true, true).version), (6, 6));
-    assert_eq!(sharpened_clip().version, 7);
+    assert_eq!((sharpened_clip().version, phased_clip().version), (7, 8));
 }
 
 #[test]
@@ -194,8 +195,13 @@ fn sketch_decode_and_condition() {
     // Another render size resamples the same keyframes; another length blends them.
     let other = sketch::upsample_rgb(&back[1], (16.0 * 40.0 / 256.0, 16.0 * 24.0 / 256.0), 40, 24);
     pin("sketch_rgb_40x24_sha256", &hash_u32(other.iter().map(|x| x.to_bits())), "c0e46b2a2c1f200dcf5511c501367adf08d278d510d524283ab5889b8268a5eb");
-    let w: Vec<u32> = sketch::frame_weights(&g, 7).iter().flat_map(|&(a, b, u)| [a as u32, b as u32, u.to_bits()]).collect();
+    let w: Vec<u32> = sketch::frame_weights(&g, 7, &[]).iter().flat_map(|&(a, b, u)| [a as u32, b as u32, u.to_bits()]).collect();
     pin("sketch_weights_7_sha256", &hash_u32(w), "3103596f004b5abb7c993eb30e3add24d41fcc73ec9a67165889c5380d5d37d4");
+    // Phases (version 8) move the frames between keyframes, at the clip's length and another.
+    let g4 = sketch::Geometry::new(256, 256, 16, &sketch::SketchParams { keyframes: 4, ..s.params }).unwrap();
+    let phases: Vec<i8> = (0..12).map(|i| (i * 23 % 97 - 48) as i8).collect();
+    let w: Vec<u32> = [16, 23].iter().flat_map(|&n| sketch::frame_weights(&g4, n, &phases)).flat_map(|(a, b, u)| [a as u32, b as u32, u.to_bits()]).collect();
+    pin("sketch_phased_weights_sha256", &hash_u32(w), "056e9be1c45fb4179a35129933820f36debe0d975c9bcf421abb9a536a414c1b");
 }
 
 #[test]

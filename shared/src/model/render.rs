@@ -302,7 +302,7 @@ pub fn condition_frames(model: &BaseModel, render: &Render, device: &Device) -> 
     let frame = |i: usize| z.clone().slice([i..i + 1, 0..c, 0..lh, 0..lw]);
     let mut pixels = s.sketch.residual.then(Vec::new);
     let mut frames = Vec::with_capacity(render.frames);
-    for (a, b, u) in sketch::frame_weights(&g, render.frames) {
+    for (a, b, u) in sketch::frame_weights(&g, render.frames, motion.as_ref().map_or(&[], |m| &m.phases)) {
         let (latent, image) = match &motion {
             _ if u == 0.0 => (frame(a), None),
             Some(field) => {

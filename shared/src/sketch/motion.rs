@@ -3,6 +3,9 @@
 //! faded into each other. Vectors lie on blocks of `2^block_log2` pixels of the clip, in
 //! half pixels, and are coded without loss by the sketch's sample coder (step 1, each
 //! component stored as `v + 128`, predicted from the previous interval's field).
+//! From version 8 each frame between keyframes has a phase: where it sits in its
+//! interval, as an offset from its place in time (`phase_u`), so that motion that speeds
+//! up or slows down between two keyframes is drawn where it is.
 
 use super::{entropy_code, entropy_decode, quantise, range, Layout, Plane, SketchError, MAX_PAYLOAD, MAX_SAMPLES};
 
@@ -14,13 +17,15 @@ pub const MIN_VECTOR: i32 = -128;
 pub const MAX_VECTOR: i32 = 127;
 
 /// A coded motion field: the block side, the Laplace base scale of its residuals (as a
-/// sketch's, `b = scale/32 (1 + context)`) and the ANS payload.
+/// sketch's, `b = scale/32 (1 + context)`), the ANS payload and the phases (version 8;
+/// empty before: every frame at its place in time).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Motion {
     pub block_log2: u8,
     pub scale: u8,
     #[serde(skip)]
     pub payload: Vec<u8>,
+    pub phases: Vec<i8>,
 }
 
 /// Bytes of the motion fields in a sketch section, beside the payload: block_log2, scale,
@@ -29,7 +34,7 @@ pub const FIELDS: usize = 4;
 
 impl Motion {
     pub fn len(&self) -> usize {
-        FIELDS + self.payload.len()
+        FIELDS + self.payload.len() + self.phases.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -40,13 +45,24 @@ impl Motion {
 /// A velocity field per keyframe interval: `v[(k * bh + y) * bw + x]` is block (x, y) of
 /// interval k (keyframes k and k + 1), (x, y) in half pixels of the clip. A frame at
 /// fraction u of the interval shows keyframe k at p - u v(p) and keyframe k + 1 at
-/// p + (1 - u) v(p), v(p) interpolated bilinearly between block centres.
+/// p + (1 - u) v(p), v(p) interpolated bilinearly between block centres. `phases`: one
+/// per clip frame between keyframes, in time order (`phase_u`), or none.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field {
     pub block: usize,
     pub blocks: (usize, usize),
     pub intervals: usize,
     pub v: Vec<[i32; 2]>,
+    pub phases: Vec<i8>,
+}
+
+/// Phases count 128ths of an interval.
+pub const PHASE_UNIT: f32 = 128.0;
+
+/// The fraction of its interval a frame at fraction `linear` of it in time shows, with
+/// phase `phase`: `clamp(linear + phase / 128, 0, 1)` (f32).
+pub fn phase_u(linear: f32, phase: i8) -> f32 {
+    (linear + f32::from(phase) / PHASE_UNIT).clamp(0.0, 1.0)
 }
 
 impl Field {
@@ -55,7 +71,7 @@ impl Field {
         let block = 1usize << block_log2;
         let blocks = (width.div_ceil(block), height.div_ceil(block));
         let intervals = keyframes.saturating_sub(1);
-        Self { block, blocks, intervals, v: vec![[0, 0]; intervals * blocks.0 * blocks.1] }
+        Self { block, blocks, intervals, v: vec![[0, 0]; intervals * blocks.0 * blocks.1], phases: Vec::new() }
     }
 
     fn block_log2(&self) -> u8 {
@@ -137,7 +153,7 @@ pub fn encode(field: &Field) -> Motion {
     };
     let (res, _) = quantise(&field.layout(), value, 0);
     let (scale, payload) = entropy_code(&res, [1, 1]);
-    Motion { block_log2: field.block_log2(), scale: scale[0], payload }
+    Motion { block_log2: field.block_log2(), scale: scale[0], payload, phases: field.phases.clone() }
 }
 
 /// Checks a motion section against the limits and its clip: `width` x `height`, with
@@ -175,6 +191,7 @@ pub fn decode(m: &Motion, width: usize, height: usize, keyframes: usize) -> Resu
             field.v[k * plane + i] = [i32::from(x.data[i]) - 128, i32::from(y.data[i]) - 128];
         }
     }
+    field.phases = m.phases.clone();
     Ok(field)
 }
 

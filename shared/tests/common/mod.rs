@@ -121,6 +121,14 @@ pub fn sharpened_clip() -> Bitstream {
     with_sketch(Sketch { sharpen: 8, ..test_motion_sketch(3, true).0 })
 }
 
+/// `wavelet_clip(true, true)` whose motion has phases (version 8, unsharpened): the 12
+/// frames between its 4 keyframes, -64 to 68 128ths.
+pub fn phased_clip() -> Bitstream {
+    let (s, _, _) = test_motion_sketch(3, true);
+    let m = s.motion.clone().unwrap();
+    with_sketch(Sketch { motion: Some(sketch::Motion { phases: (0..12).map(|i| (i * 12 - 64) as i8).collect(), ..m }), ..s })
+}
+
 /// `full_clip` with another sketch, in the version it needs.
 fn with_sketch(s: Sketch) -> Bitstream {
     let b = full_clip();
