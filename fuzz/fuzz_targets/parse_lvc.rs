@@ -31,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
                 let (sw, sh) = (w.min(64), ht.min(64));
                 let cell = (g.cell as f32 * sw as f32 / w as f32, g.cell as f32 * sh as f32 / ht as f32);
                 assert_eq!(sketch::upsample_rgb(&keyframes[0], cell, sw, sh).len(), 3 * sw * sh);
-                assert!(sketch::frame_weights(&g, t).iter().all(|&(a, b, u)| a < keyframes.len() && b < keyframes.len() && (0.0..=1.0).contains(&u)));
+                let phases = s.motion.as_ref().map_or(&[][..], |m| &m.phases);
+                for n in [t, 2 * t - 1] {
+                    assert!(sketch::frame_weights(&g, n, phases).iter().all(|&(a, b, u)| a < keyframes.len() && b < keyframes.len() && (0.0..=1.0).contains(&u)));
+                }
                 if let Some(m) = &s.motion {
                     let field = sketch::motion::decode(m, w, ht, keyframes.len()).expect("the sketch decoded with it");
                     let image = sketch::upsample_rgb(&keyframes[1], cell, sw, sh);
