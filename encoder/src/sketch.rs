@@ -300,10 +300,14 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                     }
                 }
                 // Keyframes predicted along motion: the keyframes' own frames as targets.
-                let Some((_, field, motion)) = motions.iter().find(|(k, _, _)| *k == keyframes) else { continue };
+                let Some((_, phased, phased_motion)) = motions.iter().find(|(k, _, _)| *k == keyframes) else { continue };
                 let targets = spatial.at_keyframes(&g);
-                let floor = clip.error(&g, &targets, Some(field));
+                // Phases need adaptive models (version 8): the DCT's sketch goes without.
+                let unphased = Field { phases: Vec::new(), ..phased.clone() };
+                let unphased_motion = Motion { phases: Vec::new(), ..phased_motion.clone() };
                 for levels in TRANSFORM_BASES.map(levels_of) {
+                    let (field, motion) = if levels > 0 { (phased, phased_motion) } else { (&unphased, &unphased_motion) };
+                    let floor = clip.error(&g, &targets, Some(field));
                     for (ratio, tilt) in SEARCH_CHROMA.into_iter().flat_map(|r| PREDICTED_TILT.map(|t| (r, t))) {
                         let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
                         let bytes = |q: u8| {
