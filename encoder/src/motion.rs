@@ -1,7 +1,7 @@
 //! The encoder's side of the sketch's motion (`shared/src/sketch/motion.rs`): a velocity
 //! field per keyframe interval, estimated on the clip's luma.
 
-use lora_video_shared::sketch::motion::{phase_u, Bilinear, Field, MAX_VECTOR, MIN_VECTOR};
+use lora_video_shared::sketch::motion::{phase_at, phase_u, Bilinear, Field, MAX_VECTOR, MIN_VECTOR};
 use lora_video_shared::sketch::Geometry;
 
 /// Block side (log2) of the fields the search tries: 4 x 4 blocks at 256 x 256 (on
@@ -21,6 +21,12 @@ fn luma(frames: &[&[u8]]) -> Vec<Vec<f32>> {
 /// Bilinear sample of a plane at (x, y), clamped to its edges (as `Field::between`).
 fn sample(plane: &[f32], width: usize, height: usize, x: f32, y: f32) -> f32 {
     Bilinear::at(x, y, width, height).sample(plane, width)
+}
+
+/// Luma plane `a` at (x, y) - u v and plane `b` at (x, y) + (1 - u) v, blended (1 - u) to
+/// u: a frame at fraction u of the interval between them, moved along v (`Field::between`).
+fn blend(a: &[f32], b: &[f32], width: usize, height: usize, (x, y): (f32, f32), u: f32, (vx, vy): (f32, f32)) -> f32 {
+    (1.0 - u) * sample(a, width, height, x - u * vx, y - u * vy) + u * sample(b, width, height, x + (1.0 - u) * vx, y + (1.0 - u) * vy)
 }
 
 /// About the bits of a vector component's residual `d` (an Exp-Golomb length).
@@ -65,11 +71,8 @@ fn phases(y: &[Vec<f32>], width: usize, height: usize, g: &Geometry, field: &Fie
             let error = |phase: i8| {
                 let u = phase_u(linear, phase);
                 let mut sum = 0.0f64;
-                for (i, &(vx, vy)) in velocity.iter().enumerate() {
-                    let (px, py) = ((i % width) as f32, (i / width) as f32);
-                    let pa = sample(&y[a], width, height, px - u * vx, py - u * vy);
-                    let pb = sample(&y[b], width, height, px + (1.0 - u) * vx, py + (1.0 - u) * vy);
-                    let d = (1.0 - u) * pa + u * pb - y[f][i];
+                for (i, &v) in velocity.iter().enumerate() {
+                    let d = blend(&y[a], &y[b], width, height, ((i % width) as f32, (i / width) as f32), u, v) - y[f][i];
                     sum += f64::from(d * d);
                 }
                 sum
@@ -93,8 +96,7 @@ fn field(y: &[Vec<f32>], width: usize, height: usize, g: &Geometry, block_log2: 
     let block = field.block;
     for k in 0..field.intervals {
         let (a, b) = (times[k], times[k + 1]);
-        // Frame f's phase: the f - k - 1th (`sketch::frame_weights`).
-        let between: Vec<(usize, f32)> = (a + 1..b).map(|f| (f, phase_u((f - a) as f32 / (b - a) as f32, phases.get(f - k - 1).copied().unwrap_or(0)))).collect();
+        let between: Vec<(usize, f32)> = (a + 1..b).map(|f| (f, phase_u((f - a) as f32 / (b - a) as f32, phase_at(phases, f, k)))).collect();
         for by in 0..bh {
             for bx in 0..bw {
                 let (xs, ys) = (bx * block..((bx + 1) * block).min(width), by * block..((by + 1) * block).min(height));
@@ -111,10 +113,7 @@ fn field(y: &[Vec<f32>], width: usize, height: usize, g: &Geometry, block_log2: 
                     for &(f, u) in &between {
                         for py in ys.clone() {
                             for px in xs.clone() {
-                                let (fx, fy) = (px as f32, py as f32);
-                                let pa = sample(&y[a], width, height, fx - u * vx, fy - u * vy);
-                                let pb = sample(&y[b], width, height, fx + (1.0 - u) * vx, fy + (1.0 - u) * vy);
-                                let d = (1.0 - u) * pa + u * pb - y[f][py * width + px];
+                                let d = blend(&y[a], &y[b], width, height, (px as f32, py as f32), u, (vx, vy)) - y[f][py * width + px];
                                 sum += f64::from(d * d);
                             }
                         }

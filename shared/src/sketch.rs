@@ -572,7 +572,7 @@ pub fn frame_weights(g: &Geometry, frames: usize, phases: &[i8]) -> Vec<(usize, 
                 let u_at = |i: usize| match i {
                     _ if i <= ta => 0.0,
                     _ if i >= tb => 1.0,
-                    _ => motion::phase_u((i - ta) as f32 / (tb - ta) as f32, phases.get(i - next).copied().unwrap_or(0)),
+                    _ => motion::phase_u((i - ta) as f32 / (tb - ta) as f32, motion::phase_at(phases, i, next - 1)),
                 };
                 let i = (t.floor() as usize).max(ta);
                 (next - 1, next, u_at(i) + (t - i as f32) * (u_at(i + 1) - u_at(i)))

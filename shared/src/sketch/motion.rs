@@ -65,6 +65,12 @@ pub fn phase_u(linear: f32, phase: i8) -> f32 {
     (linear + f32::from(phase) / PHASE_UNIT).clamp(0.0, 1.0)
 }
 
+/// The phase of clip frame `frame` inside interval `k`: `phases[frame - k - 1]` (the
+/// frames between keyframes in time order), 0 without phases.
+pub fn phase_at(phases: &[i8], frame: usize, k: usize) -> i8 {
+    phases.get(frame - k - 1).copied().unwrap_or(0)
+}
+
 impl Field {
     /// A still field for a `width` x `height` clip with `keyframes` keyframes.
     pub fn still(width: usize, height: usize, keyframes: usize, block_log2: u8) -> Self {
