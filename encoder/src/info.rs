@@ -148,7 +148,11 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
         let p = s.params;
         let basis = |tr: lora_video_shared::sketch::Transform| match tr.levels {
             0 => format!("DCT-coded (tilt {})", tr.tilt),
-            l => format!("wavelet-coded ({l} levels, tilt {}{})", tr.tilt, if tr.adaptive { ", adaptive models" } else { "" }),
+            l => format!("wavelet-coded ({l} levels, tilt {}{})", tr.tilt, match (tr.adaptive, tr.wide) {
+                (true, true) => ", adaptive models, wide contexts",
+                (true, false) => ", adaptive models",
+                _ => "",
+            }),
         };
         let coding = match (s.transform, &s.motion) {
             (Some(tr), Some(m)) if !m.phases.is_empty() => format!("{}, predicted along motion on {}-pixel blocks ({} bytes, with the phases of {} frames)", basis(tr), 1u32 << m.block_log2, m.len(), m.phases.len()),

@@ -4,7 +4,7 @@
 use image::RgbImage;
 use lora_video_shared::sketch::motion::{self as shared_motion, Field};
 use lora_video_shared::sharpen;
-use lora_video_shared::sketch::{self, Geometry, Keyframe, Motion, Sketch, SketchParams};
+use lora_video_shared::sketch::{self, Geometry, Keyframe, Motion, Sketch, SketchParams, Transform};
 
 use crate::error::CliError;
 use crate::{motion, sketch_fit};
@@ -249,6 +249,9 @@ struct Setting<'a> {
     floor: f64,
     bytes: &'a dyn Fn(u8) -> Option<usize>,
     at: &'a dyn Fn(u8) -> Option<(Sketch, Vec<Keyframe>)>,
+    /// The sketch at a step and a dead zone below TRANSFORM_DEAD_ZONE, which spends more
+    /// bytes for less error: what fills a budget's rest (transform settings).
+    fill: Option<&'a dyn Fn(u8, i32) -> Option<(Sketch, Vec<Keyframe>)>>,
     /// The steps a lambda search and a sweep try, fine to coarse.
     steps: &'static [u8],
     /// The largest q.
@@ -290,11 +293,12 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                             for tilt in TRANSFORM_TILT {
                                 let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
                                 let bytes = |q: u8| {
-                                    let coefs = sketch::transform::quantise(&g, &params(q), tilt, levels, &analysed, TRANSFORM_DEAD_ZONE);
+                                    let coefs = sketch::transform::quantise(&g, &params(q), &Transform::newest(tilt, levels), &analysed, TRANSFORM_DEAD_ZONE);
                                     Some(transform_bytes(&coefs, levels, coefs.len(), None))
                                 };
-                                let at = |q: u8| clip.checked(sketch::encode_transform(&g, params(q), tilt, levels, levels > 0, start, &analysed, TRANSFORM_DEAD_ZONE)).ok();
-                                each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
+                                let fill = |q: u8, dz: i32| clip.checked(sketch::encode_transform(&g, params(q), Transform::newest(tilt, levels), start, &analysed, dz)).ok();
+                                let at = |q: u8| fill(q, TRANSFORM_DEAD_ZONE);
+                                each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, fill: Some(&fill), steps: &TRANSFORM_Q, max_q: 255 });
                             }
                         }
                     }
@@ -302,20 +306,24 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                 // Keyframes predicted along motion: the keyframes' own frames as targets.
                 let Some((_, phased, phased_motion)) = motions.iter().find(|(k, _, _)| *k == keyframes) else { continue };
                 let targets = spatial.at_keyframes(&g);
-                // Phases need adaptive models (version 8): the DCT's sketch goes without.
-                let unphased = Field { phases: Vec::new(), ..phased.clone() };
-                let unphased_motion = Motion { phases: Vec::new(), ..phased_motion.clone() };
+                // Phases need adaptive models: the DCT's sketch goes without; the wavelet's,
+                // with wide contexts (version 9), always carries them, zero or not.
+                let with_phases = |phases: Vec<i8>| (Field { phases: phases.clone(), ..phased.clone() }, Motion { phases, ..phased_motion.clone() });
+                let unphased = with_phases(Vec::new());
+                let between = clip.frames.len() - usize::from(keyframes);
+                let wide = with_phases(if phased.phases.is_empty() { vec![0; between] } else { phased.phases.clone() });
                 for levels in TRANSFORM_BASES.map(levels_of) {
-                    let (field, motion) = if levels > 0 { (phased, phased_motion) } else { (&unphased, &unphased_motion) };
+                    let (field, motion) = if levels > 0 { (&wide.0, &wide.1) } else { (&unphased.0, &unphased.1) };
                     let floor = clip.error(&g, &targets, Some(field));
                     for (ratio, tilt) in SEARCH_CHROMA.into_iter().flat_map(|r| PREDICTED_TILT.map(|t| (r, t))) {
                         let params = |q: u8| SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: chroma_step(q, ratio, true) };
                         let bytes = |q: u8| {
-                            let (coefs, _) = sketch::transform::quantise_predicted(&g, &params(q), tilt, levels, &targets, field, TRANSFORM_DEAD_ZONE);
+                            let (coefs, _) = sketch::transform::quantise_predicted(&g, &params(q), &Transform::newest(tilt, levels), &targets, field, TRANSFORM_DEAD_ZONE);
                             Some(transform_bytes(&coefs, levels, sketch::transform::layer(&g).samples(), Some(motion.len())))
                         };
-                        let at = |q: u8| clip.checked(sketch::encode_predicted(&g, params(q), tilt, levels, levels > 0, start, &targets, field, motion, TRANSFORM_DEAD_ZONE)).ok();
-                        each(Setting { g: &g, field: Some(field), floor, bytes: &bytes, at: &at, steps: &TRANSFORM_Q, max_q: 255 });
+                        let fill = |q: u8, dz: i32| clip.checked(sketch::encode_predicted(&g, params(q), Transform::newest(tilt, levels), start, &targets, field, motion, dz)).ok();
+                        let at = |q: u8| fill(q, TRANSFORM_DEAD_ZONE);
+                        each(Setting { g: &g, field: Some(field), floor, bytes: &bytes, at: &at, fill: Some(&fill), steps: &TRANSFORM_Q, max_q: 255 });
                     }
                 }
             }
@@ -335,7 +343,7 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
                         clip.code(params, &g, &targets, start, dz).ok()
                     };
                     let bytes = |q: u8| at(q).map(|(s, _)| s.section_len());
-                    each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, steps: &SEARCH_Q, max_q: sketch::MAX_Q });
+                    each(Setting { g: &g, field: None, floor, bytes: &bytes, at: &at, fill: None, steps: &SEARCH_Q, max_q: sketch::MAX_Q });
                 }
             }
         }
@@ -345,13 +353,15 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
 /// The sketch that best meets `target`, judged by its decode (upsampled and blended as a
 /// decoder does, before the model) against the clip in luma-weighted squared error
 /// (`CHROMA_WEIGHT`). With a
-/// budget: for each setting, the finest luma step that fits, and of those the closest.
-/// With lambda: the least error + lambda bits of every setting and step. `transform`:
+/// budget: for each setting, the finest luma step that fits, and of those the closest;
+/// each setting that leads so far then fills the budget's rest (`fill`). With lambda: the least error + lambda bits of every setting and step. `transform`:
 /// transform-coded sketches (versions 3 to 5), else predicted samples (version 2). None if
 /// nothing fits.
 pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -> Option<Sketch> {
     let clip = Clip::new(frames);
     let mut best: Option<(f64, Sketch)> = None;
+    // The least error of a setting's plain fit (TRANSFORM_DEAD_ZONE) so far.
+    let mut lead = f64::INFINITY;
     fn consider(best: &mut Option<(f64, Sketch)>, cost: f64, s: Sketch) {
         if best.as_ref().is_none_or(|(c, b)| cost < *c || (cost == *c && s.section_len() < b.section_len())) {
             *best = Some((cost, s));
@@ -365,7 +375,14 @@ pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -
             let i = steps.partition_point(|&q| (st.bytes)(q).is_none_or(|b| b > bytes));
             let fit = steps[i.min(steps.len())..].iter().take(4).find_map(|&q| (st.at)(q).filter(|(s, _)| s.section_len() <= bytes));
             if let Some((s, decoded)) = fit {
-                consider(&mut best, clip.error(st.g, &decoded, st.field), s);
+                let (q, error) = (s.params.q_luma, clip.error(st.g, &decoded, st.field));
+                consider(&mut best, error, s);
+                if let Some(fill) = st.fill.filter(|_| error < lead) {
+                    lead = error;
+                    if let Some((s, decoded)) = fill_budget(fill, q, bytes) {
+                        consider(&mut best, clip.error(st.g, &decoded, st.field), s);
+                    }
+                }
             }
         }
         Target::Lambda(lambda) => {
@@ -384,6 +401,22 @@ pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -
         }
     });
     best.map(|(_, s)| s)
+}
+
+/// The sketch at step q with the smallest dead zone below TRANSFORM_DEAD_ZONE that still
+/// fits in `bytes` (a binary search: the bytes grow as the dead zone shrinks), if any.
+/// At the same bytes a smaller dead zone does about as well as a finer step (the dev
+/// clips' sketches, `--example sketch_rd`), and it fills the room a step leaves.
+fn fill_budget(fill: &dyn Fn(u8, i32) -> Option<(Sketch, Vec<Keyframe>)>, q: u8, bytes: usize) -> Option<(Sketch, Vec<Keyframe>)> {
+    let (mut lo, mut hi, mut found) = (0, TRANSFORM_DEAD_ZONE, None);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match fill(q, mid).filter(|(s, _)| s.section_len() <= bytes) {
+            Some(fits) => (hi, found) = (mid, Some(fits)),
+            None => lo = mid + 1,
+        }
+    }
+    found
 }
 
 /// Every setting and step the search tries, with the PSNR (dB) of its decode before the
@@ -459,7 +492,7 @@ mod tests {
         let clip = frames(32, 32, 4);
         let fixed = code(&clip, LEVELS[0], START).unwrap();
         assert_eq!(sharpened(fixed.clone(), 0.5).unwrap().sharpen, 0);
-        let t = Some(sketch::Transform { tilt: 0, decay: [0, 0], levels: 2, adaptive: true });
+        let t = Some(sketch::Transform::newest(0, 2));
         let adaptive = Sketch { transform: t, ..fixed };
         assert_eq!((sharpened(adaptive.clone(), 0.5).unwrap().sharpen, sharpened(adaptive.clone(), 0.0).unwrap().sharpen), (8, 0));
         assert_eq!(sharpened(adaptive.clone(), 4.0).unwrap().sharpen, sharpen::MAX);

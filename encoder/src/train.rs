@@ -157,7 +157,7 @@ fn sketch_images(clip: &[f32], frames: usize, size: usize, s: &TrainSketch) -> V
     let decoded = match s.transform {
         Some((tilt, wavelet)) => {
             let levels = if wavelet { crate::sketch::wavelet_levels(&g) } else { 0 };
-            let coefs = sketch::transform::quantise(&g, p, tilt, levels, &sketch::transform::analyse(&g, levels, &targets), crate::sketch::TRANSFORM_DEAD_ZONE);
+            let coefs = sketch::transform::quantise(&g, p, &sketch::Transform::newest(tilt, levels), &sketch::transform::analyse(&g, levels, &targets), crate::sketch::TRANSFORM_DEAD_ZONE);
             sketch::transform::reconstruct(&g, p, tilt, levels, &coefs)
         }
         None => sketch::quantise_keyframes(&g, p, &targets).1,

@@ -1,4 +1,4 @@
-//! The `.lvc` bitstream, version 8 (SPEC.md): fixed header, optional sections, the
+//! The `.lvc` bitstream, version 9 (SPEC.md): fixed header, optional sections, the
 //! entropy-coded payload, and a CRC-32 over everything before it.
 //!
 //! Reading checks the magic, the version, the checksum, then every field against the
@@ -10,13 +10,13 @@ use crate::quant;
 use crate::sketch::{self, Sketch, SketchError, SketchParams};
 
 pub const MAGIC: [u8; 4] = *b"lvcf";
-/// The newest version: version 7's sketches whose motion places each frame between
-/// keyframes by its phase (`Motion::phases`).
-pub const VERSION: u8 = 8;
+/// The newest version: version 8's layout, with or without motion, whose adaptive
+/// models use wide contexts (`Transform::wide`).
+pub const VERSION: u8 = 9;
 /// Versions 1 (no sketch section), 2 (sample-coded sketches), 3 (transform-coded
 /// sketches without motion), 4 (with motion), 5 (wavelet sketches under fixed models),
-/// 6 (under adaptive models) and 7 (sharpened) still read; a file is written back with
-/// the version it was read with.
+/// 6 (under adaptive models), 7 (sharpened) and 8 (phased) still read; a file is
+/// written back with the version it was read with.
 pub const OLDEST_VERSION: u8 = 1;
 /// The version whose sketches are sample-coded (`Sketch::transform` None).
 pub const SAMPLE_SKETCH_VERSION: u8 = 2;
@@ -31,6 +31,9 @@ pub const WAVELET_SKETCH_VERSION: u8 = 5;
 pub const ADAPTIVE_SKETCH_VERSION: u8 = 6;
 /// The version whose sketches sharpen the decode, without phases.
 pub const SHARPENED_SKETCH_VERSION: u8 = 7;
+/// The version whose sketches' motion places each frame between keyframes by its phase
+/// (`Motion::phases`).
+pub const PHASED_SKETCH_VERSION: u8 = 8;
 /// Bytes of the fixed header (magic through payload_len).
 pub const FIXED_HEADER_LEN: usize = 86;
 /// Bytes of the CRC-32 trailer.
@@ -294,13 +297,14 @@ impl Bitstream {
         Ok(Self { version: Self::version_for(&header), header, payload })
     }
 
-    /// The version a new clip with this header is written as: 8 when its sketch's
-    /// motion has phases, 7 when its sketch sharpens the decode, 6 when it is
+    /// The version a new clip with this header is written as: 9 when its sketch's
+    /// adaptive models use wide contexts, 8 when its motion has phases, 7 when its sketch sharpens the decode, 6 when it is
     /// wavelet-coded under adaptive models, 5 under fixed ones, 4 when it has motion, 2
     /// when it is sample-coded, else 3.
     pub fn version_for(header: &Header) -> u8 {
         match &header.sketch {
-            Some(s) if s.phased() => VERSION,
+            Some(s) if s.transform.is_some_and(|t| t.wide) => VERSION,
+            Some(s) if s.phased() => PHASED_SKETCH_VERSION,
             Some(s) if s.sharpen > 0 => SHARPENED_SKETCH_VERSION,
             Some(s) if s.transform.is_some_and(|t| t.adaptive) => ADAPTIVE_SKETCH_VERSION,
             Some(s) if s.transform.is_some_and(|t| t.levels > 0) => WAVELET_SKETCH_VERSION,
@@ -343,7 +347,7 @@ impl Bitstream {
         // A sketch's coding fixes the version (`version_for`).
         let fits = h.sketch.is_none() || self.version == Self::version_for(h);
         if !(OLDEST_VERSION..=VERSION).contains(&self.version) || !fits {
-            return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch), 3 (transform-coded sketch), 4 (with motion), 5 (wavelet), 6 (adaptive), 7 (sharpened) or 8 (phased)"));
+            return Err(out_of_range("version", self.version, "1 (no sketch), 2 (sample-coded sketch), 3 (transform-coded sketch), 4 (with motion), 5 (wavelet), 6 (adaptive), 7 (sharpened), 8 (phased) or 9 (wide contexts)"));
         }
         let mut w = Vec::with_capacity(self.len());
         w.extend_from_slice(&MAGIC);
@@ -492,13 +496,13 @@ impl Bitstream {
                 if version >= 5 && !(1..=sketch::wavelet::MAX_LEVELS).contains(&levels) {
                     return Err(out_of_range("sketch levels", levels, "1..=8 from version 5"));
                 }
-                Some(sketch::Transform { tilt, decay: [decay_luma, decay_chroma], levels, adaptive: version >= 6 })
+                Some(sketch::Transform { tilt, decay: [decay_luma, decay_chroma], levels, adaptive: version >= 6, wide: version >= 9 })
             } else {
                 None
             };
             let sharpen = if version >= 7 { r.u8()? } else { 0 };
             if (version == 7 && sharpen == 0) || sharpen > crate::sharpen::MAX {
-                return Err(out_of_range("sketch sharpen", sharpen, "1..=64 in version 7, 0..=64 in 8"));
+                return Err(out_of_range("sketch sharpen", sharpen, "1..=64 in version 7, 0..=64 from 8"));
             }
             let len = usize::from(r.u16()?);
             let mut s = Sketch { params: SketchParams { cell_log2, keyframes, q_luma, q_chroma }, start, scale: [scale_luma, scale_chroma], transform, motion: None, residual: flags & FLAG_RESIDUAL != 0, sharpen, payload: Vec::new() };
@@ -521,13 +525,13 @@ impl Bitstream {
                     }
                 } else {
                     let payload = r.take(len)?.to_vec();
-                    // Version 8: a phase for each frame between keyframes (at most 1023).
+                    // Versions 8 and 9: a phase for each frame between keyframes (at most 1023).
                     let between = if version >= 8 { g.frames.saturating_sub(g.keyframes) } else { 0 };
                     let phases = r.take(between)?.iter().map(|&p| p as i8).collect();
                     s.motion = Some(sketch::Motion { block_log2, scale, payload, phases });
                 }
             }
-            if version >= 8 && !s.phased() {
+            if version == 8 && !s.phased() {
                 return Err(out_of_range("motion phases", 0u8, "present in version 8 (motion between keyframes)"));
             }
             sketch::check(&s, &g)?;

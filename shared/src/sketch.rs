@@ -88,7 +88,9 @@ pub const TRANSFORM_FIELDS: usize = 3;
 impl Sketch {
     /// Bytes of the section in a file (`section_len`).
     pub fn section_len(&self) -> usize {
-        section_len(self.transform.map(|t| t.levels), self.motion.as_ref().map(Motion::len), self.payload.len()) + usize::from(self.sharpen > 0 || self.phased())
+        // The sharpen byte: versions 7 to 9.
+        let sharpen = self.sharpen > 0 || self.phased() || self.transform.is_some_and(|t| t.wide);
+        section_len(self.transform.map(|t| t.levels), self.motion.as_ref().map(Motion::len), self.payload.len()) + usize::from(sharpen)
     }
 
     /// Whether its motion places the frames between keyframes by phases (version 8).
@@ -435,25 +437,24 @@ pub(crate) fn entropy_decode(l: &Layout, scale: [u8; 2], payload: &[u8]) -> Resu
     Ok(out)
 }
 
-/// Codes the transform of the targets (`transform::analyse`) at `tilt` with dead zone
-/// `dz`/64 (the scales and decays fitted to the symbols), under adaptive models when
-/// `adaptive` (version 6, wavelet only): the sketch and the keyframes a decoder rebuilds.
-#[allow(clippy::too_many_arguments)]
-pub fn encode_transform(g: &Geometry, params: SketchParams, tilt: u8, levels: u8, adaptive: bool, start: u8, analysed: &[Vec<f64>], dz: i32) -> (Sketch, Vec<Keyframe>) {
-    let coefs = transform::quantise(g, &params, tilt, levels, analysed, dz);
-    let decoded = transform::reconstruct(g, &params, tilt, levels, &coefs);
+/// Codes the transform of the targets (`transform::analyse`) under `t` (its tilt,
+/// levels and models; the scales and decays are fitted to the symbols) with dead zone
+/// `dz`/64: the sketch and the keyframes a decoder rebuilds.
+pub fn encode_transform(g: &Geometry, params: SketchParams, t: Transform, start: u8, analysed: &[Vec<f64>], dz: i32) -> (Sketch, Vec<Keyframe>) {
+    let coefs = transform::quantise(g, &params, &t, analysed, dz);
+    let decoded = transform::reconstruct(g, &params, t.tilt, t.levels, &coefs);
     let layer_len = coefs.len();
-    (coded(params, start, Transform { tilt, decay: [0, 0], levels, adaptive }, &coefs, layer_len, None), decoded)
+    (coded(params, start, t, &coefs, layer_len, None), decoded)
 }
 
 /// Codes `targets` as keyframes predicted along `motion` (its decoded `field`; version
-/// 4, `transform::quantise_predicted`) at `tilt` with dead zone `dz`/64, under adaptive
-/// models when `adaptive`: the sketch and the keyframes a decoder rebuilds.
+/// 4, `transform::quantise_predicted`) under `t` with dead zone `dz`/64: the sketch and
+/// the keyframes a decoder rebuilds.
 #[allow(clippy::too_many_arguments)]
-pub fn encode_predicted(g: &Geometry, params: SketchParams, tilt: u8, levels: u8, adaptive: bool, start: u8, targets: &[Keyframe], field: &motion::Field, motion: &Motion, dz: i32) -> (Sketch, Vec<Keyframe>) {
-    let (coefs, decoded) = transform::quantise_predicted(g, &params, tilt, levels, targets, field, dz);
+pub fn encode_predicted(g: &Geometry, params: SketchParams, t: Transform, start: u8, targets: &[Keyframe], field: &motion::Field, motion: &Motion, dz: i32) -> (Sketch, Vec<Keyframe>) {
+    let (coefs, decoded) = transform::quantise_predicted(g, &params, &t, targets, field, dz);
     let layer_len = transform::layer(g).samples();
-    (coded(params, start, Transform { tilt, decay: [0, 0], levels, adaptive }, &coefs, layer_len, Some(motion.clone())), decoded)
+    (coded(params, start, t, &coefs, layer_len, Some(motion.clone())), decoded)
 }
 
 /// A transform-coded sketch of quantised coefficients: the kinds' scales and decays
@@ -495,8 +496,10 @@ pub fn check(s: &Sketch, g: &Geometry) -> Result<(), SketchError> {
         }
         motion::check(m, g.size.0, g.size.1, g.keyframes)?;
         let between = g.frames - g.keyframes;
-        if !m.phases.is_empty() && (m.phases.len() != between || !s.transform.is_some_and(|t| t.adaptive)) {
-            return Err(range("motion phases", m.phases.len() as u64, "none, or one per frame between keyframes with adaptive models"));
+        // Wide contexts (version 9) always carry phases, zero or not.
+        let (adaptive, wide) = s.transform.map_or((false, false), |t| (t.adaptive, t.wide));
+        if (!m.phases.is_empty() || wide) && (m.phases.len() != between || !adaptive) {
+            return Err(range("motion phases", m.phases.len() as u64, "none, or one per frame between keyframes with adaptive models (always with wide contexts)"));
         }
     }
     if s.scale.contains(&0) {
@@ -660,13 +663,19 @@ mod tests {
             let params = SketchParams { cell_log2, keyframes, q_luma: q, q_chroma: q };
             let g = Geometry::new(w, h, t, &params).unwrap();
             let tg = targets(&frames, w, h, &g);
-            let (s, decoded) = encode_transform(&g, params, tilt, levels, false, 200, &transform::analyse(&g, levels, &tg), dz);
+            let fixed = Transform { adaptive: false, wide: false, ..Transform::newest(tilt, levels) };
+            let (s, decoded) = encode_transform(&g, params, fixed, 200, &transform::analyse(&g, levels, &tg), dz);
             assert_eq!(decode(&s, w, h, t).unwrap(), decoded, "{params:?}, {levels} levels");
             if levels > 0 {
-                // Adaptive models code the same symbols: the same keyframes.
-                let (a, again) = encode_transform(&g, params, tilt, levels, true, 200, &transform::analyse(&g, levels, &tg), dz);
-                assert_eq!((&again, &decode(&a, w, h, t).unwrap()), (&decoded, &decoded), "{params:?}, {levels} levels, adaptive");
-                assert_ne!(a.payload, s.payload);
+                // Adaptive models, with narrow or wide contexts, code the same symbols: the
+                // same keyframes.
+                let mut payloads = vec![s.payload.clone()];
+                for wide in [false, true] {
+                    let (a, again) = encode_transform(&g, params, Transform { wide, ..Transform::newest(tilt, levels) }, 200, &transform::analyse(&g, levels, &tg), dz);
+                    assert_eq!((&again, &decode(&a, w, h, t).unwrap()), (&decoded, &decoded), "{params:?}, {levels} levels, adaptive, wide {wide}");
+                    assert!(!payloads.contains(&a.payload));
+                    payloads.push(a.payload);
+                }
             }
             if tilt == 0 && dz == 0 {
                 // Orthonormal: the samples' mean squared error is the coefficients' (at most
@@ -689,7 +698,7 @@ mod tests {
         // Step 1/4: the DC coefficients escape, and still decode.
         let params = SketchParams { cell_log2: 1, keyframes: 2, q_luma: 1, q_chroma: 1 };
         let g = Geometry::new(w, h, t, &params).unwrap();
-        let coefs = transform::quantise(&g, &params, 0, 0, &transform::analyse(&g, 0, &targets(&frames, w, h, &g)), 0);
+        let coefs = transform::quantise(&g, &params, &Transform::newest(0, 0), &transform::analyse(&g, 0, &targets(&frames, w, h, &g)), 0);
         assert!(coefs.iter().any(|c| c.symbol.abs() > 1000));
     }
 
@@ -765,7 +774,7 @@ mod tests {
             Sketch { payload: vec![1, 2, 3], ..ok.clone() },
             Sketch { payload: vec![0, 0, 0, 0], ..ok.clone() },
             Sketch { params: SketchParams { cell_log2: 0, ..p }, ..ok.clone() },
-            Sketch { params: SketchParams { cell_log2: 0, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0], levels: 0, adaptive: false }), payload: vec![0x5a; 4000], ..ok.clone() },
+            Sketch { params: SketchParams { cell_log2: 0, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0], levels: 0, adaptive: false, wide: false }), payload: vec![0x5a; 4000], ..ok.clone() },
         ] {
             assert!(decode(&bad, 64, 64, 4).is_err(), "{bad:?}");
         }
@@ -773,7 +782,7 @@ mod tests {
         let big = Sketch { params: SketchParams { keyframes: 64, ..p }, ..ok.clone() };
         assert!(matches!(decode(&big, 4096, 4096, 64), Err(SketchError::OutOfRange { field: "samples", .. })));
         // A transform grid wider than 512 cells.
-        let wide = Sketch { params: SketchParams { cell_log2: 0, keyframes: 1, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0], levels: 0, adaptive: false }), ..ok };
+        let wide = Sketch { params: SketchParams { cell_log2: 0, keyframes: 1, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0], levels: 0, adaptive: false, wide: false }), ..ok };
         assert!(decode(&wide, 1024, 8, 1).is_err());
     }
 }

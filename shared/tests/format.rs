@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{full_clip, minimal_clip, motion_clip, phased_clip, sharpened_clip, symbols, transform_clip, wavelet_clip};
+use common::{full_clip, minimal_clip, motion_clip, phased_clip, sharpened_clip, symbols, transform_clip, wavelet_clip, wide_clip};
 use lora_video_shared::entropy::{EntropyError, Prior, PriorKind};
 use lora_video_shared::format::*;
 use proptest::prelude::*;
@@ -57,7 +57,7 @@ fn every_section_round_trips() {
     v1.version = 1;
     let mut residual = wavelet_clip(true, false);
     residual.header.sketch.as_mut().unwrap().residual = true;
-    for clip in [minimal_clip(), full_clip(), transform_clip(), motion_clip(), wavelet_clip(false, false), wavelet_clip(true, false), wavelet_clip(false, true), wavelet_clip(true, true), sharpened_clip(), phased_clip(), only_scaling, only_metadata, only_sketch, v1, residual] {
+    for clip in [minimal_clip(), full_clip(), transform_clip(), motion_clip(), wavelet_clip(false, false), wavelet_clip(true, false), wavelet_clip(false, true), wavelet_clip(true, true), sharpened_clip(), phased_clip(), wide_clip(false), wide_clip(true), only_scaling, only_metadata, only_sketch, v1, residual] {
         let bytes = clip.to_bytes().unwrap();
         assert_eq!(bytes.len(), clip.len());
         let back = Bitstream::read(&bytes).unwrap();
@@ -112,7 +112,7 @@ fn wrong_magic_version_flags_and_checksum() {
     let bytes = minimal_clip().to_bytes().unwrap();
     let png = b"\x89PNG\r\n\x1a\n0000000000";
     assert_eq!(Bitstream::read(png), Err(FormatError::BadMagic(*b"\x89PNG")));
-    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[9])), Err(FormatError::UnsupportedVersion(9)));
+    assert_eq!(Bitstream::read(&patch(&bytes, 4, &[10])), Err(FormatError::UnsupportedVersion(10)));
     assert_eq!(Bitstream::read(&patch(&bytes, 4, &[0])), Err(FormatError::UnsupportedVersion(0)));
     assert_eq!(Bitstream::read(&patch(&bytes, 5, &[0x80])), Err(FormatError::UnknownFlags(0x80)));
     // A residual sketch sets FLAG_RESIDUAL; without a sketch the flag is an error.
@@ -134,7 +134,7 @@ fn wrong_magic_version_flags_and_checksum() {
     // Version 2 holds sample-coded sketches, version 3 transform-coded ones; a new clip
     // gets the version its sketch needs.
     assert_eq!((minimal_clip().version, full_clip().version, transform_clip().version, motion_clip().version), (3, 2, 3, 4));
-    for (mut clip, wrong) in [(full_clip(), 3), (transform_clip(), 2), (transform_clip(), 4), (motion_clip(), 3), (motion_clip(), 5), (wavelet_clip(false, false), 3), (wavelet_clip(true, false), 4), (wavelet_clip(true, false), 6), (wavelet_clip(true, true), 5), (wavelet_clip(true, true), 7), (sharpened_clip(), 6), (sharpened_clip(), 8), (phased_clip(), 7)] {
+    for (mut clip, wrong) in [(full_clip(), 3), (transform_clip(), 2), (transform_clip(), 4), (motion_clip(), 3), (motion_clip(), 5), (wavelet_clip(false, false), 3), (wavelet_clip(true, false), 4), (wavelet_clip(true, false), 6), (wavelet_clip(true, true), 5), (wavelet_clip(true, true), 7), (sharpened_clip(), 6), (sharpened_clip(), 8), (phased_clip(), 7), (phased_clip(), 9), (wide_clip(false), 8), (wide_clip(true), 8)] {
         clip.version = wrong;
         assert_eq!(field_of(clip.to_bytes().unwrap_err()), "version");
     }
@@ -202,6 +202,28 @@ fn wrong_magic_version_flags_and_checksum() {
     let mut still = wavelet_clip(false, true);
     still.version = 8;
     assert!(still.to_bytes().is_err());
+    // Version 9 is version 8's layout, with or without motion, under wide contexts: the
+    // same fields read as either version, and the symbols decode differently.
+    let keyframes = |s: &lora_video_shared::sketch::Sketch| lora_video_shared::sketch::decode(s, 256, 256, 16).ok();
+    let v9 = wide_clip(true);
+    let b9 = v9.to_bytes().unwrap();
+    assert_eq!((v9.version, b9[97]), (9, 8));
+    let as8 = Bitstream::read(&recrc(patch(&b9, 4, &[8]))).unwrap().header.sketch.unwrap();
+    let as9 = Bitstream::read(&recrc(patch(&b8, 4, &[9]))).unwrap().header.sketch.unwrap();
+    assert!(as9.transform.unwrap().wide && !as8.transform.unwrap().wide);
+    let right = keyframes(v9.header.sketch.as_ref().unwrap()).unwrap();
+    assert_eq!(keyframes(v8.header.sketch.as_ref().unwrap()).unwrap(), right);
+    assert_ne!(keyframes(&as8), Some(right.clone()));
+    assert_ne!(keyframes(&as9), Some(right));
+    // Without motion, version 9 still has the sharpen byte (here 0); read as 8 it is an
+    // error (no motion).
+    let still9 = wide_clip(false).to_bytes().unwrap();
+    assert_eq!((still9[4], still9[97]), (9, 0));
+    assert!(Bitstream::read(&recrc(patch(&still9, 4, &[8]))).is_err());
+    // With motion, version 9 always has the phases: a sketch without them cannot be written.
+    let mut unphased = wide_clip(true);
+    unphased.header.sketch.as_mut().unwrap().motion.as_mut().unwrap().phases.clear();
+    assert!(unphased.to_bytes().is_err());
     let mut bad_crc = bytes.clone();
     *bad_crc.last_mut().unwrap() ^= 0xff;
     assert!(matches!(Bitstream::read(&bad_crc), Err(FormatError::Checksum { .. })));

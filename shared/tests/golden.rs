@@ -18,7 +18,7 @@ use lora_video_shared::package::sha256;
 use lora_video_shared::to_hex;
 
 mod common;
-use common::{full_clip, minimal_clip, motion_clip, phased_clip, sharpened_clip, test_motion_sketch, test_sketch, test_transform_sketch, transform_clip, wavelet_clip};
+use common::{coded_motion_sketch, coded_transform_sketch, full_clip, minimal_clip, motion_clip, phased_clip, sharpened_clip, test_motion_sketch, test_phases, test_sketch, test_transform_sketch, transform_clip, wavelet_clip, wide_clip};
 
 fn bless() -> bool {
     cfg!(not(target_arch = "wasm32")) && std::env::var_os("LVC_BLESS").is_some()
@@ -116,11 +116,14 @@ fn golden_files() {
     check_file("adaptive-motion.lvc", wavelet_clip(true, true), include_bytes!("golden/adaptive-motion.lvc"));
     check_file("sharpened.lvc", sharpened_clip(), include_bytes!("golden/sharpened.lvc"));
     check_file("phased.lvc", phased_clip(), include_bytes!("golden/phased.lvc"));
+    check_file("wide.lvc", wide_clip(false), include_bytes!("golden/wide.lvc"));
+    check_file("wide-motion.lvc", wide_clip(true), include_bytes!("golden/wide-motion.lvc"));
     assert_eq!(motion_clip().version, 4);
     assert_eq!(transform_clip().version, 3);
     assert_eq!((wavelet_clip(false, false).version, wavelet_clip(true, false).version), (5, 5));
     assert_eq!((wavelet_clip(false, true).version, wavelet_clip(true, true).version), (6, 6));
     assert_eq!((sharpened_clip().version, phased_clip().version), (7, 8));
+    assert_eq!((wide_clip(false).version, wide_clip(true).version), (9, 9));
 }
 
 #[test]
@@ -158,7 +161,7 @@ fn motion_sketch_decode() {
 fn transform_sketch_decode() {
     let (s, decoded) = test_transform_sketch(0, false);
     pin_sketch("transform_sketch", &s, &decoded, "9a8945c6a50fe46870172ad55c26aeb297aac7da8160bed26d9176d29dd0d122", "3125fdf973da99e8f188e34be5da32b4e25a6b7d7bbc1769534ab659c2a8161e");
-    pin("transform_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[11, 11] Some(Transform { tilt: 16, decay: [16, 12], levels: 0, adaptive: false })");
+    pin("transform_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[11, 11] Some(Transform { tilt: 16, decay: [16, 12], levels: 0, adaptive: false, wide: false })");
 }
 
 #[test]
@@ -167,7 +170,7 @@ fn wavelet_sketch_decode() {
     pin_sketch("wavelet_sketch", &s, &decoded, "31d4cc7fa6ee38dfd6e4b1e04401e3b171d7a0ba1d8ac629bd5494bd9da39745", "e0377f051c55f8c91d80cf1a1ddb522bc573187fd9a648fc24e37347ddb24ef2");
     let (s, decoded, _) = test_motion_sketch(3, false);
     pin_sketch("wavelet_motion_sketch", &s, &decoded, "8f5073cd04b6d842c0eff1261bd226c7173a384c892e3569e49ac9e915370dee", "da1a9afe4660e13a60e15391c58a3ec6f95843a6b07e9d6a9cf0f8d4f99719e8");
-    pin("wavelet_motion_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[32, 16] Some(Transform { tilt: 16, decay: [48, 12], levels: 3, adaptive: false })");
+    pin("wavelet_motion_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[32, 16] Some(Transform { tilt: 16, decay: [48, 12], levels: 3, adaptive: false, wide: false })");
 }
 
 #[test]
@@ -177,7 +180,18 @@ fn adaptive_sketch_decode() {
     pin_sketch("adaptive_sketch", &s, &decoded, "e1741098e2b0e5a1f890752b091931c241c2747f55dcc755dac26c91662cbba8", "e0377f051c55f8c91d80cf1a1ddb522bc573187fd9a648fc24e37347ddb24ef2");
     let (s, decoded, _) = test_motion_sketch(3, true);
     pin_sketch("adaptive_motion_sketch", &s, &decoded, "6640e24f0c355c4aabe8f549c6dc69023b27cfb476315f4a134506b94a30df86", "da1a9afe4660e13a60e15391c58a3ec6f95843a6b07e9d6a9cf0f8d4f99719e8");
-    pin("adaptive_motion_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[32, 16] Some(Transform { tilt: 16, decay: [48, 12], levels: 3, adaptive: true })");
+    pin("adaptive_motion_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[32, 16] Some(Transform { tilt: 16, decay: [48, 12], levels: 3, adaptive: true, wide: false })");
+}
+
+#[test]
+fn wide_sketch_decode() {
+    // Version 9: the same symbols as `adaptive_sketch_decode`, under wide contexts.
+    let t = lora_video_shared::sketch::Transform::newest(16, 3);
+    let (s, decoded) = coded_transform_sketch(t);
+    pin_sketch("wide_sketch", &s, &decoded, "b1cd77fb097c557058c029f17fcb61e9b02b1d6bd9e3c7303f57dbed723b0724", "e0377f051c55f8c91d80cf1a1ddb522bc573187fd9a648fc24e37347ddb24ef2");
+    let (s, decoded, _) = coded_motion_sketch(t, test_phases());
+    pin_sketch("wide_motion_sketch", &s, &decoded, "daf222af2b845f9d9de1b4b0ff79ecc4d0c7c9ebf1f3d87c94b5a3b5ed873480", "da1a9afe4660e13a60e15391c58a3ec6f95843a6b07e9d6a9cf0f8d4f99719e8");
+    pin("wide_motion_sketch_fields", &format!("{:?} {:?}", s.scale, s.transform), "[32, 16] Some(Transform { tilt: 16, decay: [48, 16], levels: 3, adaptive: true, wide: true })");
 }
 
 #[test]

@@ -80,24 +80,30 @@ proptest! {
         let mut x = seed;
         let mut plane = |(pw, ph): (usize, usize)| Plane { width: pw, height: ph, data: (0..pw * ph).map(|_| { x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223); (x >> 24) as u8 }).collect() };
         let targets: Vec<Keyframe> = (0..g.keyframes).map(|_| [plane(g.luma), plane(g.chroma), plane(g.chroma)]).collect();
-        // The wavelet under adaptive models (version 6) when the seed is odd.
-        let adaptive = levels > 0 && seed % 2 == 1;
-        let (s, decoded) = sketch::encode_transform(&g, p, tilt, levels, adaptive, 26, &sketch::transform::analyse(&g, levels, &targets), dz);
+        // The wavelet under adaptive models when the seed is odd (version 6), with wide
+        // contexts when it is also 1 mod 4 (version 9).
+        let (adaptive, wide) = (levels > 0 && seed % 2 == 1, levels > 0 && seed % 4 == 1);
+        let models = Transform { adaptive, wide, ..Transform::newest(tilt, levels) };
+        let (s, decoded) = sketch::encode_transform(&g, p, models, 26, &sketch::transform::analyse(&g, levels, &targets), dz);
         prop_assert_eq!(sketch::decode(&s, w, h, t).unwrap(), decoded);
-        let hostile = Sketch { payload: garbage.chunks_exact(4).flatten().copied().collect(), transform: Some(Transform { tilt, decay: [garbage.len() as u8, tilt], levels, adaptive }), ..s };
+        let hostile = Sketch { payload: garbage.chunks_exact(4).flatten().copied().collect(), transform: Some(Transform { decay: [garbage.len() as u8, tilt], ..models }), ..s };
         if let Ok(kf) = sketch::decode(&hostile, w, h, t) {
             prop_assert_eq!(kf.len(), g.keyframes);
         }
         // Keyframes predicted along motion (version 4), and garbage motion.
         if g.keyframes >= 2 {
             let mut field = sketch::motion::Field::still(w, h, g.keyframes, 3);
+            // Wide contexts always carry phases.
+            if wide {
+                field.phases = (0..t - g.keyframes).map(|i| (i as i32 * 37 % 97 - 48) as i8).collect();
+            }
             for v in field.v.iter_mut() {
                 x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
                 *v = [(x >> 24) as i32 - 128, (x >> 16 & 0xff) as i32 - 128];
             }
             let motion = sketch::motion::encode(&field);
             prop_assert_eq!(&sketch::motion::decode(&motion, w, h, g.keyframes).unwrap(), &field);
-            let (s, decoded) = sketch::encode_predicted(&g, p, tilt, levels, adaptive, 26, &targets, &field, &motion, dz);
+            let (s, decoded) = sketch::encode_predicted(&g, p, models, 26, &targets, &field, &motion, dz);
             prop_assert_eq!(sketch::decode(&s, w, h, t).unwrap(), decoded);
             let hostile = Sketch { motion: Some(sketch::Motion { payload: garbage.chunks_exact(4).flatten().copied().collect(), ..motion }), ..s };
             if let Ok(kf) = sketch::decode(&hostile, w, h, t) {

@@ -433,12 +433,12 @@ fn render_controls_change_only_the_decode() {
     // A merge with mix 0 is the first clip; with mix 1 it differs.
     let other = dir.join("other.lvc");
     encode(&opencv_clip("tree.avi"), &other, &dir.join("other-src.y4m"), &[]);
-    // A new clip's decode is sharpened by default when its sketch is under adaptive models
-    // (version 7, or 8 when its motion has phases).
+    // A new clip's decode is sharpened by default when its sketch is under adaptive models,
+    // which have wide contexts (version 9).
     let other_clip = lora_video::decode::read_clip(&other).unwrap();
     let s = other_clip.header.sketch.as_ref().expect("a sketch");
-    let adaptive = s.transform.is_some_and(|t| t.adaptive);
-    assert_eq!((s.sharpen, other_clip.version), if adaptive { (8, if s.phased() { 8 } else { 7 }) } else { (0, lora_video_shared::format::Bitstream::version_for(&other_clip.header)) });
+    let adaptive = s.transform.is_some_and(|t| t.adaptive && t.wide);
+    assert_eq!((s.sharpen, other_clip.version), if adaptive { (8, 9) } else { (0, lora_video_shared::format::Bitstream::version_for(&other_clip.header)) });
     let mix0 = render_cli(&dir, "mix0", &["--merge", other.to_str().unwrap(), "--mix", "0"]).unwrap();
     assert!(psnr(&mix0, &decoded) > 40.0, "merge at mix 0 vs the clip: {:.2} dB", psnr(&mix0, &decoded));
     let mix1 = render_cli(&dir, "mix1", &["--merge", other.to_str().unwrap()]).unwrap();

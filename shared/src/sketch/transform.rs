@@ -32,8 +32,9 @@ pub const MAX_SIDE: usize = 512;
 /// The transform's parameters beside `SketchParams`: `tilt` (the steps grow by tilt/4
 /// per unit of frequency a/K + b/h + c/w), `decay` (per plane kind, luma and chroma:
 /// the Laplace scale halves every 64/decay bands), `levels` (0: the spatial DCT,
-/// versions 3 and 4; 1..=8: the CDF 9/7 wavelet with that many levels, version 5) and
-/// `adaptive` (version 6: the wavelet's symbols under adaptive models).
+/// versions 3 and 4; 1..=8: the CDF 9/7 wavelet with that many levels, version 5),
+/// `adaptive` (version 6: the wavelet's symbols under adaptive models) and `wide`
+/// (version 9: their contexts see more neighbours, `walk`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Transform {
     pub tilt: u8,
@@ -41,6 +42,17 @@ pub struct Transform {
     pub levels: u8,
     /// Adaptive symbol models (version 6, `adaptive.rs`; wavelet only).
     pub adaptive: bool,
+    /// The wide context (version 9; adaptive models only).
+    pub wide: bool,
+}
+
+impl Transform {
+    /// The newest coding at `tilt` and `levels`: the wavelet (levels > 0) under adaptive
+    /// models with wide contexts (version 9), or the DCT under fixed models. The decays
+    /// are fitted when the sketch is coded.
+    pub fn newest(tilt: u8, levels: u8) -> Self {
+        Self { tilt, decay: [0, 0], levels, adaptive: levels > 0, wide: levels > 0 }
+    }
 }
 
 /// The shape of one plane's volume: keyframes, rows, columns.
@@ -107,6 +119,9 @@ pub fn check(g: &Geometry, t: &Transform) -> Result<(), SketchError> {
     }
     if t.adaptive && t.levels == 0 {
         return Err(super::range("levels", t.levels, "1..=8 with adaptive models"));
+    }
+    if t.wide && !t.adaptive {
+        return Err(super::range("wide contexts", 1u8, "only with adaptive models"));
     }
     Ok(())
 }
@@ -279,16 +294,28 @@ impl Coefficient {
 const MAX_SYMBOL: i64 = ESCAPE as i64 + (1 << (MAX_PREFIX + 1)) - 2;
 
 /// Walks every coefficient in coding order (planes Y, Cb, Cr; a; b; c), `symbol(plane,
-/// index, band, context, chroma)` giving each: the symbols, one vector per plane.
-fn walk<E>(g: &Geometry, levels: u8, mut symbol: impl FnMut(usize, usize, usize, usize, bool) -> Result<i32, E>) -> Result<Vec<Vec<i32>>, E> {
+/// index, band, context, chroma)` giving each: the symbols, one vector per plane. The
+/// context counts |r| of the left and upper neighbours; `wide` (version 9) adds half
+/// the sum of the upper-left and upper-right neighbours, the wavelet parent
+/// (`wavelet::parents`) and the same position of the keyframe before, rounded up.
+fn walk<E>(g: &Geometry, levels: u8, wide: bool, mut symbol: impl FnMut(usize, usize, usize, usize, bool) -> Result<i32, E>) -> Result<Vec<Vec<i32>>, E> {
     let mut out = Vec::with_capacity(3);
     for (pi, v) in volumes(g, levels).iter().enumerate() {
         let mut sym = vec![0i32; v.len()];
+        let parents = if wide { wavelet::parents(v.h, v.w, v.levels) } else { Vec::new() };
+        let plane = v.h * v.w;
         for a in 0..v.k {
             for b in 0..v.h {
                 for c in 0..v.w {
                     let i = (a * v.h + b) * v.w + c;
-                    let n = if c > 0 { sym[i - 1].unsigned_abs() } else { 0 } + if b > 0 { sym[i - v.w].unsigned_abs() } else { 0 };
+                    let at = |j: usize| sym[j].unsigned_abs();
+                    let mut n = if c > 0 { at(i - 1) } else { 0 } + if b > 0 { at(i - v.w) } else { 0 };
+                    if wide {
+                        let diagonal = if b > 0 && c > 0 { at(i - v.w - 1) } else { 0 } + if b > 0 && c + 1 < v.w { at(i - v.w + 1) } else { 0 };
+                        let parent = parents[b * v.w + c].map_or(0, |j| at(a * plane + j));
+                        let before = if a > 0 { at(i - plane) } else { 0 };
+                        n += (diagonal + parent + before).div_ceil(2);
+                    }
                     sym[i] = symbol(pi, i, v.band(a, b, c), (n as usize).min(CONTEXTS - 1), pi > 0)?;
                 }
             }
@@ -376,20 +403,20 @@ fn add(pred: &[Vec<f32>; 3], residual: &Keyframe) -> Keyframe {
 
 /// Codes `targets` as predicted layers (`layer`) in closed loop: the coefficients in
 /// coding order and the keyframes a decoder rebuilds.
-pub fn quantise_predicted(g: &Geometry, p: &SketchParams, tilt: u8, levels: u8, targets: &[Keyframe], field: &Field, dz: i32) -> (Vec<Coefficient>, Vec<Keyframe>) {
+pub fn quantise_predicted(g: &Geometry, p: &SketchParams, t: &Transform, targets: &[Keyframe], field: &Field, dz: i32) -> (Vec<Coefficient>, Vec<Keyframe>) {
     let one = layer(g);
-    let vols = volumes(&one, levels);
+    let vols = volumes(&one, t.levels);
     let (mut coefs, mut decoded): (Vec<Coefficient>, Vec<Keyframe>) = (Vec::with_capacity(g.samples()), Vec::with_capacity(g.keyframes));
     for (k, target) in targets.iter().enumerate() {
         let pred = predict(g, decoded.last(), field, k);
         let analysed: Vec<Vec<f64>> = (0..3)
             .map(|pi| {
-                let x: Vec<f64> = target[pi].data.iter().zip(&pred[pi]).map(|(&t, &q)| f64::from(t) - f64::from(q)).collect();
+                let x: Vec<f64> = target[pi].data.iter().zip(&pred[pi]).map(|(&x, &q)| f64::from(x) - f64::from(q)).collect();
                 forward(&vols[pi], &x)
             })
             .collect();
-        let layer_coefs = quantise(&one, p, tilt, levels, &analysed, dz);
-        decoded.push(add(&pred, &reconstruct(&one, p, tilt, levels, &layer_coefs).pop().expect("one keyframe")));
+        let layer_coefs = quantise(&one, p, t, &analysed, dz);
+        decoded.push(add(&pred, &reconstruct(&one, p, t.tilt, t.levels, &layer_coefs).pop().expect("one keyframe")));
         coefs.extend(layer_coefs);
     }
     (coefs, decoded)
@@ -397,12 +424,12 @@ pub fn quantise_predicted(g: &Geometry, p: &SketchParams, tilt: u8, levels: u8, 
 
 /// Quantises the coefficients `analyse` gave: the symbols in coding order, |r| =
 /// floor(|C| / step + 1/2 - dz/64).
-pub fn quantise(g: &Geometry, p: &SketchParams, tilt: u8, levels: u8, coefs: &[Vec<f64>], dz: i32) -> Vec<Coefficient> {
-    let vols = volumes(g, levels);
+pub fn quantise(g: &Geometry, p: &SketchParams, t: &Transform, coefs: &[Vec<f64>], dz: i32) -> Vec<Coefficient> {
+    let vols = volumes(g, t.levels);
     let mut out = Vec::with_capacity(g.samples());
-    walk::<()>(g, levels, |pi, i, band, context, chroma| {
+    walk::<()>(g, t.levels, t.wide, |pi, i, band, context, chroma| {
         let v = vols[pi];
-        let step = v.step_at(if chroma { p.q_chroma } else { p.q_luma }, tilt, i);
+        let step = v.step_at(if chroma { p.q_chroma } else { p.q_luma }, t.tilt, i);
         let m = (coefs[pi][i].abs() / step + 0.5 - f64::from(dz) / 64.0).floor().clamp(0.0, MAX_SYMBOL as f64) as i32;
         let symbol = if coefs[pi][i] < 0.0 { -m } else { m };
         out.push(Coefficient { symbol, band, context, chroma });
@@ -415,7 +442,7 @@ pub fn quantise(g: &Geometry, p: &SketchParams, tilt: u8, levels: u8, coefs: &[V
 /// The keyframes a decoder rebuilds from quantised coefficients (coding order).
 pub fn reconstruct(g: &Geometry, p: &SketchParams, tilt: u8, levels: u8, coefs: &[Coefficient]) -> Vec<Keyframe> {
     let mut it = coefs.iter();
-    let symbols = walk::<()>(g, levels, |_, _, _, _, _| Ok(it.next().expect("one coefficient per sample").symbol)).expect("cannot fail");
+    let symbols = walk::<()>(g, levels, false, |_, _, _, _, _| Ok(it.next().expect("one coefficient per sample").symbol)).expect("cannot fail");
     rebuild(g, p, tilt, levels, &symbols)
 }
 
@@ -590,7 +617,7 @@ pub fn decode(g: &Geometry, p: &SketchParams, t: &Transform, scale: [u8; 2], pay
     let corrupt = |_| SketchError::Corrupt("ANS decoding failed");
     let mut st = t.adaptive.then(|| states(scale, t.decay));
     let mut symbols = |g: &Geometry, inter: bool| {
-        walk(g, t.levels, |_, _, band, ctx, chroma| {
+        walk(g, t.levels, t.wide, |_, _, band, ctx, chroma| {
             let s = match st.as_mut() {
                 Some(st) => {
                     let m = &mut st[state(band, ctx, chroma, inter)];

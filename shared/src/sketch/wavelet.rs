@@ -103,6 +103,30 @@ pub fn inverse(x: &mut [f64], h: usize, w: usize, levels: u8) {
     }
 }
 
+/// The parent of each layout position (row-major, h x w): the same band's position at
+/// the next coarser level, or None in the last level's bands and the last low band.
+pub fn parents(h: usize, w: usize, levels: u8) -> Vec<Option<usize>> {
+    let regions = regions(h, w, levels);
+    let mut out = vec![None; h * w];
+    for (l, &(rh, rw)) in regions.iter().enumerate() {
+        let Some(&(ph, pw)) = regions.get(l + 1) else { break };
+        let (lh, lw) = (rh.div_ceil(2), rw.div_ceil(2));
+        let (plh, plw) = (ph.div_ceil(2), pw.div_ceil(2));
+        for b in 0..rh {
+            for c in 0..rw {
+                let (hb, hc) = (b >= lh, c >= lw);
+                if !(hb || hc) {
+                    continue;
+                }
+                let pb = if hb { (plh + (b - lh) / 2).min(ph - 1) } else { (b / 2).min(plh - 1) };
+                let pc = if hc { (plw + (c - lw) / 2).min(pw - 1) } else { (c / 2).min(plw - 1) };
+                out[b * w + c] = Some(pb * w + pc);
+            }
+        }
+    }
+    out
+}
+
 /// The frequency of layout position (b, c) as a fraction num / 2^(levels + 2) of the
 /// Nyquist band, summed over both axes: per axis 3/4 2^-l on the high side of level l,
 /// 1/4 2^-l on its low side, 0 in the last low band.
@@ -144,6 +168,25 @@ mod tests {
             inverse(&mut x, h, w, levels);
             let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
             assert!((0.9..1.12).contains(&norm), "({b}, {c}): {norm}");
+        }
+    }
+
+    #[test]
+    fn parents_precede_their_children_one_level_coarser() {
+        for (h, w, levels) in [(64, 64, 3), (33, 17, 5), (5, 300, 8), (2, 9, 2), (1, 6, 4)] {
+            let parents = parents(h, w, levels);
+            // The last level's region (its bands and the last low band) has no parents.
+            let (rh, rw) = regions(h, w, levels).last().copied().unwrap_or((h, w));
+            for (i, p) in parents.iter().enumerate() {
+                let (b, c) = (i / w, i % w);
+                assert_eq!(p.is_none(), b < rh && c < rw, "{h}x{w}: ({b}, {c})");
+                // Coded before the child (raster order), in the band of the same
+                // orientation one level coarser: half the child's frequency.
+                if let Some(j) = p {
+                    assert!(*j < i, "{h}x{w}: ({b}, {c}) -> {j}");
+                    assert_eq!(2 * frequency(h, w, levels, j / w, j % w), frequency(h, w, levels, b, c), "{h}x{w}: ({b}, {c}) -> ({}, {})", j / w, j % w);
+                }
+            }
         }
     }
 

@@ -64,14 +64,25 @@ fn test_targets(p: &SketchParams) -> (Geometry, Vec<Keyframe>) {
     (g, targets)
 }
 
+/// Tilt 16 at `levels`: the DCT (levels 0) or the wavelet under fixed models or
+/// (`adaptive`) adaptive ones with narrow contexts.
+fn models(levels: u8, adaptive: bool) -> sketch::Transform {
+    sketch::Transform { adaptive, wide: false, ..sketch::Transform::newest(16, levels) }
+}
+
 /// The transform-coded sketch the golden files hold: `test_frames(256, 256, 16)` at
 /// 4-pixel cells, 4 keyframes, q 70 and 80, tilt 16, dead zone 16, the DCT (levels 0,
 /// version 3) or the wavelet (version 5; `adaptive`: version 6); and its decoded
 /// keyframes.
 pub fn test_transform_sketch(levels: u8, adaptive: bool) -> (Sketch, Vec<Keyframe>) {
+    coded_transform_sketch(models(levels, adaptive))
+}
+
+/// `test_transform_sketch` coded under `t`.
+pub fn coded_transform_sketch(t: sketch::Transform) -> (Sketch, Vec<Keyframe>) {
     let p = SketchParams { cell_log2: 2, keyframes: 4, q_luma: 70, q_chroma: 80 };
     let (g, targets) = test_targets(&p);
-    sketch::encode_transform(&g, p, 16, levels, adaptive, 26, &sketch::transform::analyse(&g, levels, &targets), 16)
+    sketch::encode_transform(&g, p, t, 26, &sketch::transform::analyse(&g, t.levels, &targets), 16)
 }
 
 /// The field the golden motion sketch holds: 4 keyframes of a 256x256 clip on 64-pixel
@@ -91,12 +102,17 @@ pub fn test_field() -> sketch::motion::Field {
 /// 16, dead zone 16, the DCT (levels 0, version 4) or the wavelet (version 5;
 /// `adaptive`: version 6); its decoded keyframes and field.
 pub fn test_motion_sketch(levels: u8, adaptive: bool) -> (Sketch, Vec<Keyframe>, sketch::motion::Field) {
+    coded_motion_sketch(models(levels, adaptive), Vec::new())
+}
+
+/// `test_motion_sketch` coded under `t`, its motion with `phases`.
+pub fn coded_motion_sketch(t: sketch::Transform, phases: Vec<i8>) -> (Sketch, Vec<Keyframe>, sketch::motion::Field) {
     let p = SketchParams { cell_log2: 2, keyframes: 4, q_luma: 70, q_chroma: 80 };
     let (g, targets) = test_targets(&p);
-    let field = test_field();
+    let field = sketch::motion::Field { phases, ..test_field() };
     let motion = sketch::motion::encode(&field);
     let field = sketch::motion::decode(&motion, 256, 256, 4).unwrap();
-    let (s, decoded) = sketch::encode_predicted(&g, p, 16, levels, adaptive, 26, &targets, &field, &motion, 16);
+    let (s, decoded) = sketch::encode_predicted(&g, p, t, 26, &targets, &field, &motion, 16);
     (s, decoded, field)
 }
 
@@ -126,7 +142,19 @@ pub fn sharpened_clip() -> Bitstream {
 pub fn phased_clip() -> Bitstream {
     let (s, _, _) = test_motion_sketch(3, true);
     let m = s.motion.clone().unwrap();
-    with_sketch(Sketch { motion: Some(sketch::Motion { phases: (0..12).map(|i| (i * 12 - 64) as i8).collect(), ..m }), ..s })
+    with_sketch(Sketch { motion: Some(sketch::Motion { phases: test_phases(), ..m }), ..s })
+}
+
+/// The wavelet sketch under adaptive models with wide contexts (version 9): without
+/// motion and unsharpened, or with motion, `phased_clip`'s phases and sharpened by 1/2.
+pub fn wide_clip(motion: bool) -> Bitstream {
+    let t = sketch::Transform::newest(16, 3);
+    with_sketch(if motion { Sketch { sharpen: 8, ..coded_motion_sketch(t, test_phases()).0 } } else { coded_transform_sketch(t).0 })
+}
+
+/// The 12 phases of `phased_clip`: -64 to 68 128ths.
+pub fn test_phases() -> Vec<i8> {
+    (0..12).map(|i| (i * 12 - 64) as i8).collect()
 }
 
 /// `full_clip` with another sketch, in the version it needs.
