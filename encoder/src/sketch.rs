@@ -352,11 +352,11 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
 
 /// The sketch that best meets `target`, judged by its decode (upsampled and blended as a
 /// decoder does, before the model) against the clip in luma-weighted squared error
-/// (`CHROMA_WEIGHT`). With a
-/// budget: for each setting, the finest luma step that fits, and of those the closest;
-/// each setting that leads so far then fills the budget's rest (`fill`). With lambda: the least error + lambda bits of every setting and step. `transform`:
-/// transform-coded sketches (versions 3 to 5), else predicted samples (version 2). None if
-/// nothing fits.
+/// (`CHROMA_WEIGHT`). With a budget: for each setting, the finest luma step that fits,
+/// and of those the closest; each setting that leads so far also fills the budget's
+/// rest (`fill_budget`). With lambda: the least error + lambda bits of every setting and
+/// step. `transform`: transform-coded sketches (versions 3 to 9), else predicted
+/// samples (version 2). None if nothing fits.
 pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -> Option<Sketch> {
     let clip = Clip::new(frames);
     let mut best: Option<(f64, Sketch)> = None;

@@ -298,9 +298,9 @@ impl Bitstream {
     }
 
     /// The version a new clip with this header is written as: 9 when its sketch's
-    /// adaptive models use wide contexts, 8 when its motion has phases, 7 when its sketch sharpens the decode, 6 when it is
-    /// wavelet-coded under adaptive models, 5 under fixed ones, 4 when it has motion, 2
-    /// when it is sample-coded, else 3.
+    /// adaptive models use wide contexts, 8 when its motion has phases, 7 when it
+    /// sharpens the decode, 6 when it is wavelet-coded under adaptive models, 5 under
+    /// fixed ones, 4 when it has motion, 2 when it is sample-coded, else 3.
     pub fn version_for(header: &Header) -> u8 {
         match &header.sketch {
             Some(s) if s.transform.is_some_and(|t| t.wide) => VERSION,

@@ -782,7 +782,7 @@ mod tests {
         let big = Sketch { params: SketchParams { keyframes: 64, ..p }, ..ok.clone() };
         assert!(matches!(decode(&big, 4096, 4096, 64), Err(SketchError::OutOfRange { field: "samples", .. })));
         // A transform grid wider than 512 cells.
-        let wide = Sketch { params: SketchParams { cell_log2: 0, keyframes: 1, ..p }, transform: Some(Transform { tilt: 0, decay: [0, 0], levels: 0, adaptive: false, wide: false }), ..ok };
-        assert!(decode(&wide, 1024, 8, 1).is_err());
+        let too_wide = Sketch { params: SketchParams { cell_log2: 0, keyframes: 1, ..p }, transform: Some(Transform::newest(0, 0)), ..ok };
+        assert!(decode(&too_wide, 1024, 8, 1).is_err());
     }
 }
