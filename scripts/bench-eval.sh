@@ -149,8 +149,10 @@ ${machine/dev profile, dependencies at opt-level 2/release profile}. Run time $(
 lora-video: the default encode at each budget (the sketch that \`--sketch auto\` chooses,
 then the vector and scaling choices in what is left), \`fast\` preset. Each codec as in
 the section above, also at 1/2 and 1/4 size (area-downscaled before coding, bicubic back
-up to score: \`x264/2\`, ...). VMAF: libvmaf's default model (vmaf_v0.6.1) through the
-static ffmpeg of PyPI's imageio-ffmpeg 0.8.1, on 4:4:4 y4m of both clips. The ablation
+up to score: \`x264/2\`, ...). VMAF: libvmaf's default model (vmaf_v0.6.1), and VMAF-NEG
+(vmaf_v0.6.1neg, which does not reward sharpening or added contrast: lora-video's decoder
+sharpens by the file's sharpen byte), through the static ffmpeg of PyPI's imageio-ffmpeg
+0.8.1, on 4:4:4 y4m of both clips. The ablation
 decodes each lora-video file from its sketch alone (theta = 0) and without its scaling
 choices. CSVs: \`$out/op/\`.
 

@@ -241,11 +241,11 @@ pub struct Row {
     pub seconds: f64,
 }
 
-const CSV_HEADER: &str = "clip,codec,target_bytes,bytes,fits,setting,psnr,ssim,msssim,msssim_db,ssimulacra2,vmaf,seconds";
+const CSV_HEADER: &str = "clip,codec,target_bytes,bytes,fits,setting,psnr,ssim,msssim,msssim_db,ssimulacra2,vmaf,vmaf_neg,seconds";
 
 fn csv_line(r: &Row) -> String {
     format!(
-        "{},{},{},{},{},{},{:.4},{:.5},{:.5},{:.4},{:.4},{},{:.2}",
+        "{},{},{},{},{},{},{:.4},{:.5},{:.5},{:.4},{:.4},{},{},{:.2}",
         r.clip,
         r.codec,
         r.target_bytes,
@@ -258,6 +258,7 @@ fn csv_line(r: &Row) -> String {
         metrics::msssim_db(r.scores.msssim),
         r.scores.ssimulacra2,
         r.scores.vmaf.map_or(String::new(), |v| format!("{v:.3}")),
+        r.scores.vmaf_neg.map_or(String::new(), |v| format!("{v:.3}")),
         r.seconds
     )
 }
@@ -408,11 +409,14 @@ pub(crate) const METRICS: [Metric; 3] = [
     Metric { key: "msssim", label: "MS-SSIM luma (dB)", value: |s| metrics::msssim_db(s.msssim) },
     Metric { key: "ssimulacra2", label: "SSIMULACRA2", value: |s| s.ssimulacra2 },
 ];
-const VMAF: Metric = Metric { key: "vmaf", label: "VMAF", value: |s| s.vmaf.unwrap_or(f64::NAN) };
+const VMAFS: [Metric; 2] = [
+    Metric { key: "vmaf", label: "VMAF", value: |s| s.vmaf.unwrap_or(f64::NAN) },
+    Metric { key: "vmaf_neg", label: "VMAF-NEG", value: |s| s.vmaf_neg.unwrap_or(f64::NAN) },
+];
 
-/// The metrics eval reports: METRICS, and VMAF where it is measured.
+/// The metrics eval reports: METRICS, and VMAF and VMAF-NEG where they are measured.
 fn metrics_of(a: &EvalArgs) -> Vec<&'static Metric> {
-    METRICS.iter().chain(a.vmaf.is_some().then_some(&VMAF)).collect()
+    METRICS.iter().chain(VMAFS.iter().filter(|_| a.vmaf.is_some())).collect()
 }
 
 fn curve_of(rows: &[Row], codec: &str, m: &Metric) -> Vec<Point> {
@@ -492,18 +496,19 @@ fn variants(a: &EvalArgs) -> Vec<String> {
 fn summary_markdown(a: &EvalArgs, clips: &[ClipSpec], rows: &[Row], bds: &[Bd]) -> String {
     let mut s = String::new();
     let vmaf = a.vmaf.is_some();
-    let vmaf_of = |r: &Row| r.scores.vmaf.map_or("-".into(), |v| format!("{v:.2}"));
+    let vmaf_of = |r: &Row| r.scores.vmaf.zip(r.scores.vmaf_neg).map_or("-".into(), |(v, n)| format!("{v:.2} | {n:.2}"));
     // BD-rates need two rate points or more.
     if a.bytes.len() > 1 {
         let _ = writeln!(s, "BD-rate of lora-video against each codec (percent more bytes for the same quality; n/a where the quality ranges do not overlap), and BD-quality (lora-video minus the codec at the same bytes). MS-SSIM in dB, -10 log10(1 - MS-SSIM).\n");
-        let (head, rule) = if vmaf { (" BD-rate VMAF | BD-VMAF |", "-------------:|--------:|") } else { ("", "") };
+        let (head, rule) = if vmaf { (" BD-rate VMAF | BD-VMAF | BD-VMAF-NEG |", "-------------:|--------:|------------:|") } else { ("", "") };
         let _ = writeln!(s, "| clip | codec | BD-rate MS-SSIM | BD-rate SSIMULACRA2 | BD-MS-SSIM (dB) | BD-SSIMULACRA2 | BD-PSNR (dB) |{head}");
         let _ = writeln!(s, "|------|-------|----------------:|--------------------:|----------------:|---------------:|-------------:|{rule}");
         let find = |clip: &str, codec: &str, metric: &str| bds.iter().find(|b| b.clip == clip && b.codec == codec && b.metric == metric);
         for spec in clips {
             for c in &variants(a) {
                 let (ms, s2, ps, vm) = (find(&spec.name, c, "msssim"), find(&spec.name, c, "ssimulacra2"), find(&spec.name, c, "psnr"), find(&spec.name, c, "vmaf"));
-                let tail = if vmaf { format!(" {} | {} |", fmt_opt(vm.and_then(|b| b.bd_rate), "%"), fmt_opt(vm.and_then(|b| b.bd_quality), "")) } else { String::new() };
+                let neg = find(&spec.name, c, "vmaf_neg");
+                let tail = if vmaf { format!(" {} | {} | {} |", fmt_opt(vm.and_then(|b| b.bd_rate), "%"), fmt_opt(vm.and_then(|b| b.bd_quality), ""), fmt_opt(neg.and_then(|b| b.bd_quality), "")) } else { String::new() };
                 let _ = writeln!(
                     s,
                     "| {} | {} | {} | {} | {} | {} | {} |{tail}",
@@ -520,21 +525,26 @@ fn summary_markdown(a: &EvalArgs, clips: &[ClipSpec], rows: &[Row], bds: &[Bd]) 
     }
     if a.scales.len() > 1 {
         let _ = writeln!(s, "\nEach codec's best variant (of {}) at each of lora-video's sizes, among those within the bytes, by each metric:\n", a.scales.iter().map(|x| format!("1/{x}")).collect::<Vec<_>>().join(", "));
-        let (head, rule) = if vmaf { (" best VMAF (variant) | lora-video VMAF |", "--------------------:|----------------:|") } else { ("", "") };
+        let (head, rule) = if vmaf { (" best VMAF (variant) | lora-video VMAF | best VMAF-NEG (variant) | lora-video VMAF-NEG |", "--------------------:|----------------:|------------------------:|--------------------:|") } else { ("", "") };
         let _ = writeln!(s, "| clip | bytes | codec | best PSNR dB (variant) | lora-video PSNR | best SSIMULACRA2 (variant) | lora-video SSIMULACRA2 |{head}");
         let _ = writeln!(s, "|------|------:|-------|----------------------:|----------------:|---------------------------:|-----------------------:|{rule}");
         for ours in rows.iter().filter(|r| r.codec == LORA) {
             for c in &a.codecs {
                 let theirs: Vec<&Row> = rows.iter().filter(|r| r.clip == ours.clip && r.target_bytes == ours.bytes && r.fits && (r.codec == c.name() || r.codec.starts_with(&format!("{}/", c.name())))).collect();
                 let best = |key: fn(&Row) -> f64| theirs.iter().max_by(|x, y| key(x).total_cmp(&key(y))).map_or("none fits".to_string(), |r| format!("{:.2} ({})", key(r), r.codec));
-                let tail = if vmaf { format!(" {} | {} |", best(|r| r.scores.vmaf.unwrap_or(f64::NAN)), vmaf_of(ours)) } else { String::new() };
+                let one = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+                let tail = if vmaf {
+                    format!(" {} | {} | {} | {} |", best(|r| r.scores.vmaf.unwrap_or(f64::NAN)), one(ours.scores.vmaf), best(|r| r.scores.vmaf_neg.unwrap_or(f64::NAN)), one(ours.scores.vmaf_neg))
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(s, "| {} | {} | {} | {} | {:.2} | {} | {:.2} |{tail}", ours.clip, ours.bytes, c.name(), best(|r| r.scores.psnr), ours.scores.psnr, best(|r| r.scores.ssimulacra2), ours.scores.ssimulacra2);
             }
         }
     }
     if a.ablation {
         let _ = writeln!(s, "\nWhat each part buys: each lora-video point decoded from its sketch alone (theta = 0; bytes: the file without vector or scaling), from the sketch and the vector (no scaling choices), and whole:\n");
-        let (head, rule) = if vmaf { (" VMAF |", "-----:|") } else { ("", "") };
+        let (head, rule) = if vmaf { (" VMAF | VMAF-NEG |", "-----:|---------:|") } else { ("", "") };
         let _ = writeln!(s, "| clip | target | decode | bytes | PSNR dB | MS-SSIM | SSIMULACRA2 |{head}");
         let _ = writeln!(s, "|------|-------:|--------|------:|--------:|--------:|------------:|{rule}");
         for r in rows.iter().filter(|r| r.codec == LORA || ABLATION.contains(&r.codec.as_str())) {
@@ -548,7 +558,7 @@ fn summary_markdown(a: &EvalArgs, clips: &[ClipSpec], rows: &[Row], bds: &[Bd]) 
         }
     }
     let _ = writeln!(s, "\nEvery point (bytes: the whole .lvc for lora-video; the codec payload for the others):\n");
-    let (head, rule) = if vmaf { (" VMAF |", "-----:|") } else { ("", "") };
+    let (head, rule) = if vmaf { (" VMAF | VMAF-NEG |", "-----:|---------:|") } else { ("", "") };
     let _ = writeln!(s, "| clip | codec | target | bytes | setting | PSNR dB | MS-SSIM | SSIMULACRA2 |{head}");
     let _ = writeln!(s, "|------|-------|-------:|------:|---------|--------:|--------:|------------:|{rule}");
     for r in rows {
@@ -663,5 +673,24 @@ mod tests {
                 ClipSpec { path: "/lists/rel/clip.y4m".into(), start: 0, name: "clip".into() },
             ]
         );
+    }
+
+    #[test]
+    fn csv_lines_match_the_header_with_and_without_vmaf() {
+        let row = |vmaf: Option<f64>| Row {
+            clip: "c".into(),
+            codec: LORA.into(),
+            target_bytes: 2400,
+            bytes: 2390,
+            fits: true,
+            setting: "q1".into(),
+            scores: Scores { psnr: 24.0, ssim: 0.7, msssim: 0.9, ssimulacra2: -10.0, vmaf, vmaf_neg: vmaf.map(|v| v - 1.0) },
+            seconds: 1.0,
+        };
+        let fields = CSV_HEADER.split(',').count();
+        for r in [row(None), row(Some(48.5))] {
+            assert_eq!(csv_line(&r).split(',').count(), fields, "{}", csv_line(&r));
+        }
+        assert!(csv_line(&row(Some(48.5))).ends_with(",48.500,47.500,1.00"));
     }
 }
