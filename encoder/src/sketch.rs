@@ -352,16 +352,18 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
 
 /// The sketch that best meets `target`, judged by its decode (upsampled and blended as a
 /// decoder does, before the model) against the clip in luma-weighted squared error
-/// (`CHROMA_WEIGHT`). With a budget: for each setting, the finest luma step that fits,
-/// and of those the closest; each setting that leads so far also fills the budget's
-/// rest (`fill_budget`). With lambda: the least error + lambda bits of every setting and
-/// step. `transform`: transform-coded sketches (versions 3 to 9), else predicted
+/// (`CHROMA_WEIGHT`). With a budget: for each setting, the finest luma step that fits;
+/// each setting that leads so far also fills the budget's rest (`fill_budget`); of
+/// those, the best SSIMULACRA2 near the least error on its grid (`rerank`). With
+/// lambda: the least error + lambda bits of every setting and step. `transform`: transform-coded sketches (versions 3 to 9), else predicted
 /// samples (version 2). None if nothing fits.
 pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -> Option<Sketch> {
     let clip = Clip::new(frames);
     let mut best: Option<(f64, Sketch)> = None;
     // The least error of a setting's plain fit (TRANSFORM_DEAD_ZONE) so far.
     let mut lead = f64::INFINITY;
+    // Every sketch that fits a budget, with its error, for `rerank`.
+    let mut fits: Vec<(f64, Sketch)> = Vec::new();
     fn consider(best: &mut Option<(f64, Sketch)>, cost: f64, s: Sketch) {
         if best.as_ref().is_none_or(|(c, b)| cost < *c || (cost == *c && s.section_len() < b.section_len())) {
             *best = Some((cost, s));
@@ -376,11 +378,11 @@ pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -
             let fit = steps[i.min(steps.len())..].iter().take(4).find_map(|&q| (st.at)(q).filter(|(s, _)| s.section_len() <= bytes));
             if let Some((s, decoded)) = fit {
                 let (q, error) = (s.params.q_luma, clip.error(st.g, &decoded, st.field));
-                consider(&mut best, error, s);
+                fits.push((error, s));
                 if let Some(fill) = st.fill.filter(|_| error < lead) {
                     lead = error;
                     if let Some((s, decoded)) = fill_budget(fill, q, bytes) {
-                        consider(&mut best, clip.error(st.g, &decoded, st.field), s);
+                        fits.push((clip.error(st.g, &decoded, st.field), s));
                     }
                 }
             }
@@ -400,7 +402,42 @@ pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -
             }
         }
     });
+    if let Target::Bytes(_) = target {
+        return rerank(fits, |s| ssimulacra2_of(&clip, frames, s));
+    }
     best.map(|(_, s)| s)
+}
+
+/// How far above the least squared error a budget's sketch on the same grid may be and
+/// still win by SSIMULACRA2 (`rerank`).
+pub const PERCEPTUAL_SLACK: f64 = 0.10;
+
+/// Of sketches that fit a budget, with their squared errors: the one with the best
+/// `score` (SSIMULACRA2) among those on the least error's grid (cell, keyframes, with or
+/// without motion) whose error is within PERCEPTUAL_SLACK of it; ties go to the lower
+/// error. Squared error picks the grid; among its steps, tilts and chroma ratios, which
+/// squared error ranks about alike, it prefers uniform steps (tilt 0) that perceptual
+/// scores rank far lower (docs/BENCHMARKS.md, session 20).
+fn rerank(mut fits: Vec<(f64, Sketch)>, score: impl Fn(&Sketch) -> f64) -> Option<Sketch> {
+    fits.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.section_len().cmp(&b.1.section_len())));
+    let (least, grid) = fits.first().map(|(e, s)| (*e, (s.params.cell_log2, s.params.keyframes, s.motion.is_some())))?;
+    let near = fits.into_iter().take_while(|(e, _)| *e <= least * (1.0 + PERCEPTUAL_SLACK)).filter(|(_, s)| (s.params.cell_log2, s.params.keyframes, s.motion.is_some()) == grid);
+    let mut best: Option<(f64, Sketch)> = None;
+    for (_, s) in near {
+        let v = score(&s);
+        if best.as_ref().is_none_or(|(b, _)| v > *b) {
+            best = Some((v, s));
+        }
+    }
+    best.map(|(_, s)| s)
+}
+
+/// SSIMULACRA2 of a sketch's decode before the model against the frames.
+fn ssimulacra2_of(clip: &Clip, frames: &[RgbImage], s: &Sketch) -> f64 {
+    let Ok(rgb) = sketch_fit::decode_frames(s, clip.width, clip.height, frames.len()) else { return f64::NEG_INFINITY };
+    let (w, h) = (clip.width as u32, clip.height as u32);
+    let decoded: Vec<RgbImage> = rgb.chunks_exact(clip.width * clip.height * 3).filter_map(|f| RgbImage::from_raw(w, h, f.to_vec())).collect();
+    crate::metrics::ssimulacra2(frames, &decoded)
 }
 
 /// The sketch at step q with the smallest dead zone below TRANSFORM_DEAD_ZONE that still
@@ -512,6 +549,21 @@ mod tests {
             assert_eq!(small.transform.is_some(), transform);
             assert!(error(&clip, &large) < 0.8 * error(&clip, &small), "{:?} vs {:?}", large.params, small.params);
         }
+    }
+
+    #[test]
+    fn rerank_keeps_the_least_errors_grid_within_the_slack() {
+        let base = code(&frames(32, 32, 4), LEVELS[0], START).unwrap();
+        let at = |cell_log2: u8, q_luma: u8| Sketch { params: SketchParams { cell_log2, q_luma, ..base.params }, ..base.clone() };
+        let q = |s: &Sketch| f64::from(s.params.q_luma);
+        // 90: another grid; 80: beyond the slack; 30 beats 10.
+        let fits = vec![(105.0, at(2, 30)), (100.0, at(2, 10)), (104.0, at(1, 90)), (100.0 * (1.0 + PERCEPTUAL_SLACK) + 1.0, at(2, 80))];
+        assert_eq!(rerank(fits, q).unwrap().params.q_luma, 30);
+        // Equal or undefined scores: the least error.
+        for score in [0.0, f64::NAN] {
+            assert_eq!(rerank(vec![(2.0, at(2, 7)), (1.0, at(2, 8))], |_| score).unwrap().params.q_luma, 8);
+        }
+        assert!(rerank(Vec::new(), q).is_none());
     }
 
     #[test]
