@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # How the budget's split between sketch and vector changes the decode: each dev clip
 # (16 frames at 256x256, 2,400 bytes, fast preset) encoded with `--sketch-share S` for
-# each S in $SHARES (default "0.7 0.97") and `--sharpen` A in $SHARPENS (default: the
+# each S in $SHARES (default "0.97 1.0") and `--sharpen` A in $SHARPENS (default: the
 # encoder's), decoded, and scored against its source frames (PSNR, MS-SSIM, SSIMULACRA2,
 # VMAF, VMAF-NEG). Writes docs/BENCHMARKS.md's "sketch-share" section. About 25 minutes
 # per (S, A) pair on 2 cores. Needs ffmpeg and the data of fetch-data.sh --test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-shares=${SHARES:-0.7 0.97}
+shares=${SHARES:-0.97 1.0}
 sharpens=${SHARPENS:-default}
 export LORA_VIDEO_DATA
 LORA_VIDEO_DATA=$(bash scripts/fetch-data.sh --test | tail -1)
