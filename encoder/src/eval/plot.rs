@@ -34,7 +34,21 @@ fn font() -> Result<(), CliError> {
         .map_err(CliError::Tool)
 }
 
-const COLORS: [RGBColor; 6] = [RGBColor(214, 39, 40), RGBColor(31, 119, 180), RGBColor(44, 160, 44), RGBColor(255, 127, 14), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+/// Tableau's ten, then black and navy: an operating-point plot has twelve series.
+const COLORS: [RGBColor; 12] = [
+    RGBColor(214, 39, 40),
+    RGBColor(31, 119, 180),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(0, 0, 0),
+    RGBColor(0, 0, 128),
+];
 
 /// Writes a plot of `series` to `path` (PNG, 800x560), x on a log scale when `log_x`.
 pub fn lines(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series], log_x: bool) -> Result<(), CliError> {
