@@ -6,9 +6,11 @@
 //! blended, as the model's condition) against the frames; `--y4m PREFIX` writes that
 //! decode as PREFIX-TARGET.y4m and the frames as PREFIX-src_NN.png (for `lora-video
 //! compare`). `--sweep` prints every setting
-//! the search tries as CSV first. Transform-coded sketches (version 3), or with
+//! the search tries as CSV first. `--near` prints, for each budget, the sketches the
+//! search reranks by SSIMULACRA2 (`sketch::candidates`: squared error, SSIMULACRA2,
+//! bytes, setting), and with `--y4m` writes each decode as PREFIX-TARGET-nNN.y4m. Transform-coded sketches (version 3), or with
 //! `--samples` predicted samples (version 2).
-//! `cargo run --release -p lora-video --example sketch_rd -- CLIP [--start N] [--frames N] [--samples] [--sweep] [--y4m PREFIX] [2400 l=20000 ...]`
+//! `cargo run --release -p lora-video --example sketch_rd -- CLIP [--start N] [--frames N] [--samples] [--sweep] [--near] [--y4m PREFIX] [2400 l=20000 ...]`
 
 use std::path::Path;
 
@@ -43,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--start" | "--frames" | "--y4m" => {
                 rest.next();
             }
-            "--samples" => {}
+            "--samples" | "--near" => {}
             "--sweep" => {
                 println!("cell,keyframes,q_luma,q_chroma,tilt,motion,bytes,psnr");
                 for (s, psnr) in sketch::sweep(frames, sketch::START, transform) {
@@ -60,6 +62,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         targets.push(Target::Lambda(sketch::LAMBDA));
     }
     for t in targets {
+        if let (Target::Bytes(bytes), true) = (t, args.iter().any(|a| a == "--near")) {
+            for (i, (error, ssimulacra2, s)) in sketch::candidates(frames, sketch::START, bytes).into_iter().enumerate() {
+                let motion = s.motion.as_ref().map_or(0, |m| m.len());
+                println!("near {bytes} n{i:02}: error {error:.0}, SSIMULACRA2 {ssimulacra2:.2}, {} bytes, {:?} {:?}, motion {motion} bytes", s.section_len(), s.params, s.transform);
+                if let Some(prefix) = &y4m {
+                    let rgb = sketch_fit::decode_frames(&s, 256, 256, frames.len())?;
+                    output::write(Path::new(&format!("{prefix}-{bytes}-n{i:02}.y4m")), &Frames { width: 256, height: 256, count: frames.len(), rgb }, (24, 1))?;
+                }
+            }
+        }
         let t0 = std::time::Instant::now();
         match sketch::search(frames, sketch::START, t, transform) {
             Some(s) => {

@@ -357,75 +357,82 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
 /// (`CHROMA_WEIGHT`). With a budget: for each setting, the finest luma step that fits;
 /// each setting that leads so far also fills the budget's rest (`fill_budget`); of
 /// those, the best SSIMULACRA2 near the least error on its grid (`rerank`). With
-/// lambda: the least error + lambda bits of every setting and step. `transform`: transform-coded sketches (versions 3 to 9), else predicted
-/// samples (version 2). None if nothing fits.
+/// lambda: the least error + lambda bits of every setting and step. `transform`:
+/// transform-coded sketches (versions 3 to 9), else predicted samples (version 2). None
+/// if nothing fits.
 pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -> Option<Sketch> {
     let clip = Clip::new(frames);
+    let lambda = match target {
+        Target::Bytes(bytes) => return rerank(budget_fits(&clip, start, bytes, transform), |s| ssimulacra2_of(frames, s)),
+        Target::Lambda(lambda) => lambda,
+    };
     let mut best: Option<(f64, Sketch)> = None;
-    // The least error of a setting's plain fit (TRANSFORM_DEAD_ZONE) so far.
-    let mut lead = f64::INFINITY;
-    // Every sketch that fits a budget, with its error, for `rerank`.
-    let mut fits: Vec<(f64, Sketch)> = Vec::new();
-    fn consider(best: &mut Option<(f64, Sketch)>, cost: f64, s: Sketch) {
-        if best.as_ref().is_none_or(|(c, b)| cost < *c || (cost == *c && s.section_len() < b.section_len())) {
-            *best = Some((cost, s));
-        }
-    }
-    settings(&clip, start, transform, |st| match target {
-        Target::Bytes(bytes) => {
-            // Bytes fall as the step grows: the first step that fits, by the estimate,
-            // then the first that fits exactly.
-            let steps: Vec<u8> = (1..=st.max_q).collect();
-            let i = steps.partition_point(|&q| (st.bytes)(q).is_none_or(|b| b > bytes));
-            let fit = steps[i.min(steps.len())..].iter().take(4).find_map(|&q| (st.at)(q).filter(|(s, _)| s.section_len() <= bytes));
-            if let Some((s, decoded)) = fit {
-                let (q, error) = (s.params.q_luma, clip.error(st.g, &decoded, st.field));
-                fits.push((error, s));
-                if let Some(fill) = st.fill.filter(|_| error < lead) {
-                    lead = error;
-                    if let Some((s, decoded)) = fill_budget(fill, q, bytes) {
-                        fits.push((clip.error(st.g, &decoded, st.field), s));
-                    }
-                }
+    settings(&clip, start, transform, |st| {
+        // Coarse to fine, the bytes grow; the error stays above about the floor, so once
+        // floor + rate passes the best cost, finer steps cannot win.
+        for q in st.steps.iter().rev() {
+            let Some(b) = (st.bytes)(*q) else { continue };
+            if best.as_ref().is_some_and(|(c, _)| st.floor + lambda * 8.0 * b as f64 > *c) {
+                break;
             }
-        }
-        Target::Lambda(lambda) => {
-            // Coarse to fine, the bytes grow; the error stays above about the floor, so
-            // once floor + rate passes the best cost, finer steps cannot win.
-            for q in st.steps.iter().rev() {
-                let Some(b) = (st.bytes)(*q) else { continue };
-                if best.as_ref().is_some_and(|(c, _)| st.floor + lambda * 8.0 * b as f64 > *c) {
-                    break;
-                }
-                if let Some((s, decoded)) = (st.at)(*q) {
-                    let rate = lambda * 8.0 * s.section_len() as f64;
-                    consider(&mut best, clip.error(st.g, &decoded, st.field) + rate, s);
+            if let Some((s, decoded)) = (st.at)(*q) {
+                let cost = clip.error(st.g, &decoded, st.field) + lambda * 8.0 * s.section_len() as f64;
+                if best.as_ref().is_none_or(|(c, b)| cost < *c || (cost == *c && s.section_len() < b.section_len())) {
+                    best = Some((cost, s));
                 }
             }
         }
     });
-    if let Target::Bytes(_) = target {
-        return rerank(fits, |s| ssimulacra2_of(&clip, frames, s));
-    }
     best.map(|(_, s)| s)
+}
+
+/// Every sketch that fits `bytes`, with its error: for each setting the finest luma step
+/// that fits, and for each setting that leads so far also its `fill_budget`.
+fn budget_fits(clip: &Clip, start: u8, bytes: usize, transform: bool) -> Vec<(f64, Sketch)> {
+    let mut fits = Vec::new();
+    // The least error of a setting's plain fit (TRANSFORM_DEAD_ZONE) so far.
+    let mut lead = f64::INFINITY;
+    settings(clip, start, transform, |st| {
+        // Bytes fall as the step grows: the first step that fits, by the estimate, then
+        // the first that fits exactly.
+        let steps: Vec<u8> = (1..=st.max_q).collect();
+        let i = steps.partition_point(|&q| (st.bytes)(q).is_none_or(|b| b > bytes));
+        let fit = steps[i.min(steps.len())..].iter().take(4).find_map(|&q| (st.at)(q).filter(|(s, _)| s.section_len() <= bytes));
+        if let Some((s, decoded)) = fit {
+            let (q, error) = (s.params.q_luma, clip.error(st.g, &decoded, st.field));
+            fits.push((error, s));
+            if let Some(fill) = st.fill.filter(|_| error < lead) {
+                lead = error;
+                if let Some((s, decoded)) = fill_budget(fill, q, bytes) {
+                    fits.push((clip.error(st.g, &decoded, st.field), s));
+                }
+            }
+        }
+    });
+    fits
 }
 
 /// How far above the least squared error a budget's sketch on the same grid may be and
 /// still win by SSIMULACRA2 (`rerank`).
 pub const PERCEPTUAL_SLACK: f64 = 0.10;
 
-/// Of sketches that fit a budget, with their squared errors: the one with the best
-/// `score` (SSIMULACRA2) among those on the least error's grid (cell, keyframes, with or
-/// without motion) whose error is within PERCEPTUAL_SLACK of it; ties go to the lower
-/// error. Squared error picks the grid; among its steps, tilts and chroma ratios, which
-/// squared error ranks about alike, it prefers uniform steps (tilt 0) that perceptual
-/// scores rank far lower (docs/BENCHMARKS.md, session 20).
-fn rerank(mut fits: Vec<(f64, Sketch)>, score: impl Fn(&Sketch) -> f64) -> Option<Sketch> {
+/// Of sketches that fit a budget, with their squared errors: those on the least error's
+/// grid (cell, keyframes, with or without motion) whose error is within PERCEPTUAL_SLACK
+/// of it, least error first (fewer bytes first on equal error).
+fn near(mut fits: Vec<(f64, Sketch)>) -> Vec<(f64, Sketch)> {
     fits.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.section_len().cmp(&b.1.section_len())));
-    let (least, grid) = fits.first().map(|(e, s)| (*e, (s.params.cell_log2, s.params.keyframes, s.motion.is_some())))?;
-    let near = fits.into_iter().take_while(|(e, _)| *e <= least * (1.0 + PERCEPTUAL_SLACK)).filter(|(_, s)| (s.params.cell_log2, s.params.keyframes, s.motion.is_some()) == grid);
+    let grid = |s: &Sketch| (s.params.cell_log2, s.params.keyframes, s.motion.is_some());
+    let Some((least, first)) = fits.first().map(|(e, s)| (*e, grid(s))) else { return fits };
+    fits.into_iter().take_while(|(e, _)| *e <= least * (1.0 + PERCEPTUAL_SLACK)).filter(|(_, s)| grid(s) == first).collect()
+}
+
+/// The sketch with the best `score` (SSIMULACRA2) of those `near` the least error; ties
+/// go to the lower error. Squared error picks the grid; among its steps, tilts and
+/// chroma ratios, which squared error ranks about alike, it prefers uniform steps (tilt
+/// 0) that perceptual scores rank far lower (docs/BENCHMARKS.md, session 20).
+fn rerank(fits: Vec<(f64, Sketch)>, score: impl Fn(&Sketch) -> f64) -> Option<Sketch> {
     let mut best: Option<(f64, Sketch)> = None;
-    for (_, s) in near {
+    for (_, s) in near(fits) {
         let v = score(&s);
         if best.as_ref().is_none_or(|(b, _)| v > *b) {
             best = Some((v, s));
@@ -434,11 +441,17 @@ fn rerank(mut fits: Vec<(f64, Sketch)>, score: impl Fn(&Sketch) -> f64) -> Optio
     best.map(|(_, s)| s)
 }
 
+/// The sketches a budget's search reranks, least error first, each with its squared
+/// error and SSIMULACRA2 before the model (for `--example sketch_rd --near`).
+pub fn candidates(frames: &[RgbImage], start: u8, bytes: usize) -> Vec<(f64, f64, Sketch)> {
+    near(budget_fits(&Clip::new(frames), start, bytes, true)).into_iter().map(|(e, s)| (e, ssimulacra2_of(frames, &s), s)).collect()
+}
+
 /// SSIMULACRA2 of a sketch's decode before the model against the frames.
-fn ssimulacra2_of(clip: &Clip, frames: &[RgbImage], s: &Sketch) -> f64 {
-    let Ok(rgb) = sketch_fit::decode_frames(s, clip.width, clip.height, frames.len()) else { return f64::NEG_INFINITY };
-    let (w, h) = (clip.width as u32, clip.height as u32);
-    let decoded: Vec<RgbImage> = rgb.chunks_exact(clip.width * clip.height * 3).filter_map(|f| RgbImage::from_raw(w, h, f.to_vec())).collect();
+fn ssimulacra2_of(frames: &[RgbImage], s: &Sketch) -> f64 {
+    let (w, h) = frames[0].dimensions();
+    let Ok(rgb) = sketch_fit::decode_frames(s, w as usize, h as usize, frames.len()) else { return f64::NEG_INFINITY };
+    let decoded: Vec<RgbImage> = rgb.chunks_exact(frames[0].as_raw().len()).filter_map(|f| RgbImage::from_raw(w, h, f.to_vec())).collect();
     crate::metrics::ssimulacra2(frames, &decoded)
 }
 
