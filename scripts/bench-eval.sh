@@ -8,7 +8,7 @@
 #   4. (stage "op") the operating point: 16 frames at 256x256 from 300 to 4,000 bytes
 #      (2,400 = 0.018 bpp), against each codec at full, 1/2 and 1/4 size (scaled back
 #      up), best variant counted; VMAF; BD-rates; the ablation (sketch alone, + vector,
-#      + scaling). About 75 minutes.
+#      + scaling). About 90 minutes on 2 cores.
 # Smaller settings than the codec's default operating point, so the whole run takes about
 # an hour on 2 cores: 8 frames at 128x128 (the base model's training size).
 #   bash scripts/bench-eval.sh              everything
