@@ -427,9 +427,10 @@ fn near(mut fits: Vec<(f64, Sketch)>) -> Vec<(f64, Sketch)> {
 }
 
 /// The sketch with the best `score` (SSIMULACRA2) of those `near` the least error; ties
-/// go to the lower error. Squared error picks the grid; among its steps, tilts and
-/// chroma ratios, which squared error ranks about alike, it prefers uniform steps (tilt
-/// 0) that perceptual scores rank far lower (docs/BENCHMARKS.md, session 20).
+/// go to the lower error. Squared error picks the grid; among its steps, tilts, chroma
+/// ratios and dead zones it ranks uniform steps (tilt 0) about as well as steps that
+/// grow with frequency, which perceptual scores rank far higher (docs/BENCHMARKS.md,
+/// session 20).
 fn rerank(fits: Vec<(f64, Sketch)>, score: impl Fn(&Sketch) -> f64) -> Option<Sketch> {
     let mut best: Option<(f64, Sketch)> = None;
     for (_, s) in near(fits) {
@@ -441,7 +442,7 @@ fn rerank(fits: Vec<(f64, Sketch)>, score: impl Fn(&Sketch) -> f64) -> Option<Sk
     best.map(|(_, s)| s)
 }
 
-/// The sketches a budget's search reranks, least error first, each with its squared
+/// The transform-coded sketches a budget's search reranks, least error first, each with its squared
 /// error and SSIMULACRA2 before the model (for `--example sketch_rd --near`).
 pub fn candidates(frames: &[RgbImage], start: u8, bytes: usize) -> Vec<(f64, f64, Sketch)> {
     near(budget_fits(&Clip::new(frames), start, bytes, true)).into_iter().map(|(e, s)| (e, ssimulacra2_of(frames, &s), s)).collect()
