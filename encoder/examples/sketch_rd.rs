@@ -62,18 +62,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         targets.push(Target::Lambda(sketch::LAMBDA));
     }
     for t in targets {
-        if let (Target::Bytes(bytes), true) = (t, args.iter().any(|a| a == "--near")) {
-            for (i, (error, ssimulacra2, s)) in sketch::candidates(frames, sketch::START, bytes).into_iter().enumerate() {
-                let motion = s.motion.as_ref().map_or(0, |m| m.len());
-                println!("near {bytes} n{i:02}: error {error:.0}, SSIMULACRA2 {ssimulacra2:.2}, {} bytes, {:?} {:?}, motion {motion} bytes", s.section_len(), s.params, s.transform);
-                if let Some(prefix) = &y4m {
-                    let rgb = sketch_fit::decode_frames(&s, 256, 256, frames.len())?;
-                    output::write(Path::new(&format!("{prefix}-{bytes}-n{i:02}.y4m")), &Frames { width: 256, height: 256, count: frames.len(), rgb }, (24, 1))?;
-                }
-            }
-        }
         let t0 = std::time::Instant::now();
-        match sketch::search(frames, sketch::START, t, transform) {
+        let chosen = match t {
+            Target::Bytes(bytes) if args.iter().any(|a| a == "--near") => {
+                let near = sketch::candidates(frames, sketch::START, bytes, transform);
+                for (i, (error, ssimulacra2, s)) in near.iter().enumerate() {
+                    let motion = s.motion.as_ref().map_or(0, |m| m.len());
+                    println!("near {bytes} n{i:02}: error {error:.0}, SSIMULACRA2 {ssimulacra2:.2}, {} bytes, {:?} {:?}, motion {motion} bytes", s.section_len(), s.params, s.transform);
+                    if let Some(prefix) = &y4m {
+                        let rgb = sketch_fit::decode_frames(s, 256, 256, frames.len())?;
+                        output::write(Path::new(&format!("{prefix}-{bytes}-n{i:02}.y4m")), &Frames { width: 256, height: 256, count: frames.len(), rgb }, (24, 1))?;
+                    }
+                }
+                sketch::rerank(near)
+            }
+            _ => sketch::search(frames, sketch::START, t, transform),
+        };
+        match chosen {
             Some(s) => {
                 let motion = s.motion.as_ref().map_or("no motion".into(), |m| format!("motion {} bytes", m.len()));
                 println!("{t:?}: {:?} {:?}, {motion}, {} bytes, {:.2} dB ({:.1} s)", s.params, s.transform, s.section_len(), sketch::psnr(frames, &s), t0.elapsed().as_secs_f64());

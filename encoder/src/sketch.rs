@@ -361,11 +361,11 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
 /// transform-coded sketches (versions 3 to 9), else predicted samples (version 2). None
 /// if nothing fits.
 pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -> Option<Sketch> {
-    let clip = Clip::new(frames);
     let lambda = match target {
-        Target::Bytes(bytes) => return rerank(budget_fits(&clip, start, bytes, transform), |s| ssimulacra2_of(frames, s)),
+        Target::Bytes(bytes) => return rerank(candidates(frames, start, bytes, transform)),
         Target::Lambda(lambda) => lambda,
     };
+    let clip = Clip::new(frames);
     let mut best: Option<(f64, Sketch)> = None;
     settings(&clip, start, transform, |st| {
         // Coarse to fine, the bytes grow; the error stays above about the floor, so once
@@ -426,26 +426,25 @@ fn near(mut fits: Vec<(f64, Sketch)>) -> Vec<(f64, Sketch)> {
     fits.into_iter().take_while(|(e, _)| *e <= least * (1.0 + PERCEPTUAL_SLACK)).filter(|(_, s)| grid(s) == first).collect()
 }
 
-/// The sketch with the best `score` (SSIMULACRA2) of those `near` the least error; ties
-/// go to the lower error. Squared error picks the grid; among its steps, tilts, chroma
-/// ratios and dead zones it ranks uniform steps (tilt 0) about as well as steps that
-/// grow with frequency, which perceptual scores rank far higher (docs/BENCHMARKS.md,
-/// session 20).
-fn rerank(fits: Vec<(f64, Sketch)>, score: impl Fn(&Sketch) -> f64) -> Option<Sketch> {
+/// The sketches a budget's search reranks (`near` the least error), least error first,
+/// each with its squared error and SSIMULACRA2 before the model.
+pub fn candidates(frames: &[RgbImage], start: u8, bytes: usize, transform: bool) -> Vec<(f64, f64, Sketch)> {
+    near(budget_fits(&Clip::new(frames), start, bytes, transform)).into_iter().map(|(e, s)| (e, ssimulacra2_of(frames, &s), s)).collect()
+}
+
+/// Of `candidates` (error, SSIMULACRA2, sketch; least error first), the sketch with the
+/// best SSIMULACRA2; ties go to the lower error. Squared error picks the grid; among its
+/// steps, tilts, chroma ratios and dead zones it ranks uniform steps (tilt 0) about as
+/// well as steps that grow with frequency, which perceptual scores rank far higher
+/// (docs/BENCHMARKS.md, session 20).
+pub fn rerank(candidates: Vec<(f64, f64, Sketch)>) -> Option<Sketch> {
     let mut best: Option<(f64, Sketch)> = None;
-    for (_, s) in near(fits) {
-        let v = score(&s);
+    for (_, v, s) in candidates {
         if best.as_ref().is_none_or(|(b, _)| v > *b) {
             best = Some((v, s));
         }
     }
     best.map(|(_, s)| s)
-}
-
-/// The transform-coded sketches a budget's search reranks, least error first, each with its squared
-/// error and SSIMULACRA2 before the model (for `--example sketch_rd --near`).
-pub fn candidates(frames: &[RgbImage], start: u8, bytes: usize) -> Vec<(f64, f64, Sketch)> {
-    near(budget_fits(&Clip::new(frames), start, bytes, true)).into_iter().map(|(e, s)| (e, ssimulacra2_of(frames, &s), s)).collect()
 }
 
 /// SSIMULACRA2 of a sketch's decode before the model against the frames.
@@ -571,15 +570,17 @@ mod tests {
     fn rerank_keeps_the_least_errors_grid_within_the_slack() {
         let base = code(&frames(32, 32, 4), LEVELS[0], START).unwrap();
         let at = |cell_log2: u8, q_luma: u8| Sketch { params: SketchParams { cell_log2, q_luma, ..base.params }, ..base.clone() };
+        // Scored by q, as SSIMULACRA2 would score them.
+        let rerank_by = |fits: Vec<(f64, Sketch)>, score: fn(&Sketch) -> f64| rerank(near(fits).into_iter().map(|(e, s)| (e, score(&s), s)).collect());
         let q = |s: &Sketch| f64::from(s.params.q_luma);
         // 90: another grid; 80: beyond the slack; 30 beats 10.
         let fits = vec![(105.0, at(2, 30)), (100.0, at(2, 10)), (104.0, at(1, 90)), (100.0 * (1.0 + PERCEPTUAL_SLACK) + 1.0, at(2, 80))];
-        assert_eq!(rerank(fits, q).unwrap().params.q_luma, 30);
+        assert_eq!(rerank_by(fits, q).unwrap().params.q_luma, 30);
         // Equal or undefined scores: the least error.
-        for score in [0.0, f64::NAN] {
-            assert_eq!(rerank(vec![(2.0, at(2, 7)), (1.0, at(2, 8))], |_| score).unwrap().params.q_luma, 8);
+        for score in [|_: &Sketch| 0.0, |_: &Sketch| f64::NAN] {
+            assert_eq!(rerank_by(vec![(2.0, at(2, 7)), (1.0, at(2, 8))], score).unwrap().params.q_luma, 8);
         }
-        assert!(rerank(Vec::new(), q).is_none());
+        assert!(rerank_by(Vec::new(), q).is_none());
     }
 
     #[test]

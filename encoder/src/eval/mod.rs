@@ -496,7 +496,8 @@ fn variants(a: &EvalArgs) -> Vec<String> {
 fn summary_markdown(a: &EvalArgs, clips: &[ClipSpec], rows: &[Row], bds: &[Bd]) -> String {
     let mut s = String::new();
     let vmaf = a.vmaf.is_some();
-    let vmaf_of = |r: &Row| r.scores.vmaf.zip(r.scores.vmaf_neg).map_or("-".into(), |(v, n)| format!("{v:.2} | {n:.2}"));
+    let one = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+    let vmaf_of = |r: &Row| format!("{} | {}", one(r.scores.vmaf), one(r.scores.vmaf_neg));
     // BD-rates need two rate points or more.
     if a.bytes.len() > 1 {
         let _ = writeln!(s, "BD-rate of lora-video against each codec (percent more bytes for the same quality; n/a where the quality ranges do not overlap), and BD-quality (lora-video minus the codec at the same bytes). MS-SSIM in dB, -10 log10(1 - MS-SSIM).\n");
@@ -532,7 +533,6 @@ fn summary_markdown(a: &EvalArgs, clips: &[ClipSpec], rows: &[Row], bds: &[Bd]) 
             for c in &a.codecs {
                 let theirs: Vec<&Row> = rows.iter().filter(|r| r.clip == ours.clip && r.target_bytes == ours.bytes && r.fits && (r.codec == c.name() || r.codec.starts_with(&format!("{}/", c.name())))).collect();
                 let best = |key: fn(&Row) -> f64| theirs.iter().max_by(|x, y| key(x).total_cmp(&key(y))).map_or("none fits".to_string(), |r| format!("{:.2} ({})", key(r), r.codec));
-                let one = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
                 let tail = if vmaf {
                     format!(" {} | {} | {} | {} |", best(|r| r.scores.vmaf.unwrap_or(f64::NAN)), one(ours.scores.vmaf), best(|r| r.scores.vmaf_neg.unwrap_or(f64::NAN)), one(ours.scores.vmaf_neg))
                 } else {
