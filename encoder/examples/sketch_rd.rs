@@ -6,7 +6,7 @@
 //! blended, as the model's condition) against the frames; `--y4m PREFIX` writes that
 //! decode as PREFIX-TARGET.y4m and the frames as PREFIX-src_NN.png (for `lora-video
 //! compare`). `--sweep` prints every setting
-//! the search tries as CSV first. `--near` prints, for each budget, the sketches the
+//! the search tries as CSV first. `--near` prints, for each target, the sketches the
 //! search reranks by SSIMULACRA2 (`sketch::candidates`: squared error, SSIMULACRA2,
 //! bytes, setting), and with `--y4m` writes each decode as PREFIX-TARGET-nNN.y4m. Transform-coded sketches (version 3), or with
 //! `--samples` predicted samples (version 2).
@@ -18,6 +18,14 @@ use lora_video::media::{self, Select};
 use lora_video::sketch::{self, Target};
 use lora_video::{output, sketch_fit};
 use lora_video_shared::model::render::Frames;
+
+/// A target as the output's file names give it: the bytes, or `l` and the lambda.
+fn name(t: Target) -> String {
+    match t {
+        Target::Bytes(b) => b.to_string(),
+        Target::Lambda(l) => format!("l{l}"),
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -64,8 +72,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for t in targets {
         let t0 = std::time::Instant::now();
         let chosen = match t {
-            Target::Bytes(bytes) if args.iter().any(|a| a == "--near") => {
-                let near = sketch::candidates(frames, sketch::START, bytes, transform);
+            _ if args.iter().any(|a| a == "--near") => {
+                let near = sketch::candidates(frames, sketch::START, t, transform);
+                let bytes = name(t);
                 for (i, (error, ssimulacra2, s)) in near.iter().enumerate() {
                     let motion = s.motion.as_ref().map_or(0, |m| m.len());
                     println!("near {bytes} n{i:02}: error {error:.0}, SSIMULACRA2 {ssimulacra2:.2}, {} bytes, {:?} {:?}, motion {motion} bytes", s.section_len(), s.params, s.transform);
@@ -83,12 +92,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let motion = s.motion.as_ref().map_or("no motion".into(), |m| format!("motion {} bytes", m.len()));
                 println!("{t:?}: {:?} {:?}, {motion}, {} bytes, {:.2} dB ({:.1} s)", s.params, s.transform, s.section_len(), sketch::psnr(frames, &s), t0.elapsed().as_secs_f64());
                 if let Some(prefix) = &y4m {
-                    let name = match t {
-                        Target::Bytes(b) => b.to_string(),
-                        Target::Lambda(l) => format!("l{l}"),
-                    };
                     let rgb = sketch_fit::decode_frames(&s, 256, 256, frames.len())?;
-                    output::write(Path::new(&format!("{prefix}-{name}.y4m")), &Frames { width: 256, height: 256, count: frames.len(), rgb }, (24, 1))?;
+                    output::write(Path::new(&format!("{prefix}-{}.y4m", name(t))), &Frames { width: 256, height: 256, count: frames.len(), rgb }, (24, 1))?;
                 }
             }
             None => println!("{t:?}: nothing fits"),

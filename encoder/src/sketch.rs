@@ -354,36 +354,34 @@ fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Settin
 
 /// The sketch that best meets `target`, judged by its decode (upsampled and blended as a
 /// decoder does, before the model) against the clip in luma-weighted squared error
-/// (`CHROMA_WEIGHT`). With a budget: for each setting, the finest luma step that fits;
-/// each setting that leads so far also fills the budget's rest (`fill_budget`); of
-/// those, the best SSIMULACRA2 near the least error on its grid (`rerank`). With
-/// lambda: the least error + lambda bits of every setting and step. `transform`:
-/// transform-coded sketches (versions 3 to 9), else predicted samples (version 2). None
-/// if nothing fits.
+/// (`CHROMA_WEIGHT`), then reranked by SSIMULACRA2 (`rerank(candidates(..))`).
+/// `transform`: transform-coded sketches (versions 3 to 9), else predicted samples
+/// (version 2). None if nothing fits.
 pub fn search(frames: &[RgbImage], start: u8, target: Target, transform: bool) -> Option<Sketch> {
-    let lambda = match target {
-        Target::Bytes(bytes) => return rerank(candidates(frames, start, bytes, transform)),
-        Target::Lambda(lambda) => lambda,
-    };
-    let clip = Clip::new(frames);
-    let mut best: Option<(f64, Sketch)> = None;
-    settings(&clip, start, transform, |st| {
+    rerank(candidates(frames, start, target, transform))
+}
+
+/// The least squared error + lambda bits of every setting and step, with its error.
+fn lambda_pick(clip: &Clip, start: u8, lambda: f64, transform: bool) -> Option<(f64, Sketch)> {
+    let mut best: Option<(f64, f64, Sketch)> = None;
+    settings(clip, start, transform, |st| {
         // Coarse to fine, the bytes grow; the error stays above about the floor, so once
         // floor + rate passes the best cost, finer steps cannot win.
         for q in st.steps.iter().rev() {
             let Some(b) = (st.bytes)(*q) else { continue };
-            if best.as_ref().is_some_and(|(c, _)| st.floor + lambda * 8.0 * b as f64 > *c) {
+            if best.as_ref().is_some_and(|(c, _, _)| st.floor + lambda * 8.0 * b as f64 > *c) {
                 break;
             }
             if let Some((s, decoded)) = (st.at)(*q) {
-                let cost = clip.error(st.g, &decoded, st.field) + lambda * 8.0 * s.section_len() as f64;
-                if best.as_ref().is_none_or(|(c, b)| cost < *c || (cost == *c && s.section_len() < b.section_len())) {
-                    best = Some((cost, s));
+                let error = clip.error(st.g, &decoded, st.field);
+                let cost = error + lambda * 8.0 * s.section_len() as f64;
+                if best.as_ref().is_none_or(|(c, _, b)| cost < *c || (cost == *c && s.section_len() < b.section_len())) {
+                    best = Some((cost, error, s));
                 }
             }
         }
     });
-    best.map(|(_, s)| s)
+    best.map(|(_, e, s)| (e, s))
 }
 
 /// Every sketch that fits `bytes`, with its error: for each setting the finest luma step
@@ -426,10 +424,25 @@ fn near(mut fits: Vec<(f64, Sketch)>) -> Vec<(f64, Sketch)> {
     fits.into_iter().take_while(|(e, _)| *e <= least * (1.0 + PERCEPTUAL_SLACK)).filter(|(_, s)| grid(s) == first).collect()
 }
 
-/// The sketches a budget's search reranks (`near` the least error), least error first,
-/// each with its squared error and SSIMULACRA2 before the model.
-pub fn candidates(frames: &[RgbImage], start: u8, bytes: usize, transform: bool) -> Vec<(f64, f64, Sketch)> {
-    near(budget_fits(&Clip::new(frames), start, bytes, transform)).into_iter().map(|(e, s)| (e, ssimulacra2_of(frames, &s), s)).collect()
+/// The sketches the search reranks (`near` the least error), least error first, each
+/// with its squared error and SSIMULACRA2 before the model. With a budget: for each
+/// setting the finest luma step that fits, and fills (`budget_fits`). With lambda: the
+/// least error + lambda bits (`lambda_pick`) and the budget's fits at its bytes, so
+/// that the rerank spends no more bytes than squared error's choice.
+pub fn candidates(frames: &[RgbImage], start: u8, target: Target, transform: bool) -> Vec<(f64, f64, Sketch)> {
+    let clip = Clip::new(frames);
+    let fits = match target {
+        Target::Bytes(bytes) => budget_fits(&clip, start, bytes, transform),
+        Target::Lambda(lambda) => {
+            let Some(pick) = lambda_pick(&clip, start, lambda, transform) else { return Vec::new() };
+            let mut fits = budget_fits(&clip, start, pick.1.section_len(), transform);
+            if !fits.iter().any(|(_, s)| *s == pick.1) {
+                fits.push(pick);
+            }
+            fits
+        }
+    };
+    near(fits).into_iter().map(|(e, s)| (e, ssimulacra2_of(frames, &s), s)).collect()
 }
 
 /// Of `candidates` (error, SSIMULACRA2, sketch; least error first), the sketch with the
@@ -605,15 +618,25 @@ mod tests {
     }
 
     #[test]
-    fn without_a_budget_the_search_minimises_error_plus_lambda_bits() {
+    fn without_a_budget_the_search_reranks_what_minimises_error_plus_lambda_bits() {
         let clip = frames(64, 48, 6);
         let cost = |s: &Sketch, lambda: f64| error(&clip, s) + lambda * 8.0 * s.section_len() as f64;
+        let grid = |s: &Sketch| (s.params.cell_log2, s.params.keyframes, s.motion.is_some());
         for transform in [false, true] {
             let all = sweep(&clip, START, transform);
             for lambda in [10.0, 1000.0, 1e5] {
-                let chosen = search(&clip, START, Target::Lambda(lambda), transform).expect("a sketch");
+                let (pick_error, pick) = lambda_pick(&Clip::new(&clip), START, lambda, transform).expect("a sketch");
+                assert!((pick_error - error(&clip, &pick)).abs() <= 1e-9 * pick_error, "the decoder's error");
                 for (s, _) in &all {
-                    assert!(cost(&chosen, lambda) <= cost(s, lambda), "lambda {lambda}: {:?} beats {:?}", s.params, chosen.params);
+                    assert!(cost(&pick, lambda) <= cost(s, lambda), "lambda {lambda}: {:?} beats {:?}", s.params, pick.params);
+                }
+                // The rerank spends no more bytes, stays within the slack of the least
+                // error, and on the pick's grid scores at least as well as the pick.
+                let chosen = search(&clip, START, Target::Lambda(lambda), transform).expect("a sketch");
+                assert!(chosen.section_len() <= pick.section_len(), "lambda {lambda}");
+                assert!(error(&clip, &chosen) <= pick_error * (1.0 + PERCEPTUAL_SLACK), "lambda {lambda}");
+                if grid(&chosen) == grid(&pick) {
+                    assert!(ssimulacra2_of(&clip, &chosen) >= ssimulacra2_of(&clip, &pick), "lambda {lambda}");
                 }
             }
             let (fine, cheap) = (search(&clip, START, Target::Lambda(10.0), transform).unwrap(), search(&clip, START, Target::Lambda(1e5), transform).unwrap());
