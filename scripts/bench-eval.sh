@@ -9,8 +9,8 @@
 #      (2,400 = 0.018 bpp), against each codec at full, 1/2 and 1/4 size (scaled back
 #      up), best variant counted; VMAF; BD-rates; the ablation (sketch alone, + vector,
 #      + scaling). About 90 minutes on 2 cores.
-# Smaller settings than the codec's default operating point, so the whole run takes about
-# an hour on 2 cores: 8 frames at 128x128 (the base model's training size).
+# Stages rd and curve use 8 frames at 128x128 (the base model's training size); speed
+# times the operating point too. rd, curve and speed take about 42 minutes on 2 cores.
 #   bash scripts/bench-eval.sh              everything
 #   STAGES="rd curve" bash scripts/bench-eval.sh
 # Needs ffmpeg with libx264/libx265/libsvtav1 and /usr/bin/time (installed here when run
