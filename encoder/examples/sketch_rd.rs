@@ -71,21 +71,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for t in targets {
         let t0 = std::time::Instant::now();
-        let chosen = match t {
-            _ if args.iter().any(|a| a == "--near") => {
-                let near = sketch::candidates(frames, sketch::START, t, transform);
-                let label = name(t);
-                for (i, (error, ssimulacra2, s)) in near.iter().enumerate() {
-                    let motion = s.motion.as_ref().map_or(0, |m| m.len());
-                    println!("near {label} n{i:02}: error {error:.0}, SSIMULACRA2 {ssimulacra2:.2}, {} bytes, {:?} {:?}, motion {motion} bytes", s.section_len(), s.params, s.transform);
-                    if let Some(prefix) = &y4m {
-                        let rgb = sketch_fit::decode_frames(s, 256, 256, frames.len())?;
-                        output::write(Path::new(&format!("{prefix}-{label}-n{i:02}.y4m")), &Frames { width: 256, height: 256, count: frames.len(), rgb }, (24, 1))?;
-                    }
+        let chosen = if args.iter().any(|a| a == "--near") {
+            let near = sketch::candidates(frames, sketch::START, t, transform);
+            let label = name(t);
+            for (i, (error, ssimulacra2, s)) in near.iter().enumerate() {
+                let motion = s.motion.as_ref().map_or(0, |m| m.len());
+                println!("near {label} n{i:02}: error {error:.0}, SSIMULACRA2 {ssimulacra2:.2}, {} bytes, {:?} {:?}, motion {motion} bytes", s.section_len(), s.params, s.transform);
+                if let Some(prefix) = &y4m {
+                    let rgb = sketch_fit::decode_frames(s, 256, 256, frames.len())?;
+                    output::write(Path::new(&format!("{prefix}-{label}-n{i:02}.y4m")), &Frames { width: 256, height: 256, count: frames.len(), rgb }, (24, 1))?;
                 }
-                sketch::rerank(near)
             }
-            _ => sketch::search(frames, sketch::START, t, transform),
+            sketch::rerank(near)
+        } else {
+            sketch::search(frames, sketch::START, t, transform)
         };
         match chosen {
             Some(s) => {
