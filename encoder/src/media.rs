@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use image::RgbImage;
+use lora_video_shared::color;
 
 use crate::error::CliError;
 
@@ -199,7 +200,7 @@ fn yuv_to_rgb(y: &[u8], u: &[u8], v: &[u8], w: usize, h: usize, cx: usize, cy: u
             ((f32::from(u[i]) - 128.0) * (255.0 / 224.0), (f32::from(v[i]) - 128.0) * (255.0 / 224.0))
         };
         let px = |f: f32| f.round().clamp(0.0, 255.0) as u8;
-        image::Rgb([px(luma + 1.402 * cr), px(luma - 0.344_136 * cb - 0.714_136 * cr), px(luma + 1.772 * cb)])
+        image::Rgb(color::rgb_f32(luma, cb, cr).map(px))
     })
 }
 
@@ -209,11 +210,11 @@ pub fn rgb_to_yuv444(img: &RgbImage) -> [Vec<u8>; 3] {
     let (mut y, mut u, mut v) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     for p in img.pixels() {
         let [r, g, b] = p.0.map(f32::from);
-        let l = 0.299 * r + 0.587 * g + 0.114 * b;
+        let l = color::luma_f32(r, g, b);
         let q = |f: f32| f.round().clamp(0.0, 255.0) as u8;
         y.push(q(16.0 + l * (219.0 / 255.0)));
-        u.push(q(128.0 + (b - l) / 1.772 * (224.0 / 255.0)));
-        v.push(q(128.0 + (r - l) / 1.402 * (224.0 / 255.0)));
+        u.push(q(128.0 + (b - l) / color::CB_B as f32 * (224.0 / 255.0)));
+        v.push(q(128.0 + (r - l) / color::CR_R as f32 * (224.0 / 255.0)));
     }
     [y, u, v]
 }

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 use image::RgbImage;
+use lora_video_shared::color;
 
 use crate::error::CliError;
 use crate::media::{self, Select};
@@ -25,7 +26,7 @@ pub fn psnr(a: &[RgbImage], b: &[RgbImage]) -> f64 {
 }
 
 fn luma(img: &RgbImage) -> Vec<f64> {
-    img.pixels().map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2])).collect()
+    img.pixels().map(|p| color::luma(f64::from(p[0]), f64::from(p[1]), f64::from(p[2]))).collect()
 }
 
 /// Separable Gaussian blur (11 taps, sigma 1.5), edges clamped.

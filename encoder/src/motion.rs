@@ -1,6 +1,7 @@
 //! The encoder's side of the sketch's motion (`shared/src/sketch/motion.rs`): a velocity
 //! field per keyframe interval, estimated on the clip's luma.
 
+use lora_video_shared::color;
 use lora_video_shared::sketch::motion::{phase_at, phase_u, Bilinear, Field, MAX_VECTOR, MIN_VECTOR};
 use lora_video_shared::sketch::Geometry;
 
@@ -15,7 +16,7 @@ const LAMBDA: f64 = 15000.0 / 3.0;
 
 /// The luma of RGB8 frames (interleaved), as f32 planes.
 fn luma(frames: &[&[u8]]) -> Vec<Vec<f32>> {
-    frames.iter().map(|f| f.chunks_exact(3).map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])).collect()).collect()
+    frames.iter().map(|f| f.chunks_exact(3).map(|p| color::luma_f32(f32::from(p[0]), f32::from(p[1]), f32::from(p[2]))).collect()).collect()
 }
 
 /// Bilinear sample of a plane at (x, y), clamped to its edges (as `Field::between`).

@@ -5,6 +5,7 @@
 //! factor's normal equations are tridiagonal (a pixel or frame touches two neighbouring
 //! cells or keyframes).
 
+use lora_video_shared::color;
 use lora_video_shared::sketch::motion::Field;
 use lora_video_shared::sketch::{self, Geometry, Keyframe, Plane};
 
@@ -73,9 +74,8 @@ fn tridiagonal(d: &[f64], e: &[f64], mut x: Vec<f64>) -> Vec<f64> {
 
 /// One frame's plane `c` (0 Y, 1 Cb, 2 Cr) in the float YCbCr the decoder inverts.
 fn plane(frame: &[u8], n: usize, c: usize) -> Vec<f64> {
-    const M: [[f64; 4]; 3] = [[0.299, 0.587, 0.114, 0.0], [-0.168_736, -0.331_264, 0.5, 128.0], [0.5, -0.418_688, -0.081_312, 128.0]];
-    let m = M[c];
-    frame.chunks_exact(3).take(n).map(|p| m[0] * f64::from(p[0]) + m[1] * f64::from(p[1]) + m[2] * f64::from(p[2]) + m[3]).collect()
+    let offset = if c == 0 { 0.0 } else { 128.0 };
+    frame.chunks_exact(3).take(n).map(|p| color::row(c, f64::from(p[0]), f64::from(p[1]), f64::from(p[2])) + offset).collect()
 }
 
 /// A clip's frames fitted in space for one cell side: per plane (Y, Cb, Cr), each
@@ -213,9 +213,7 @@ pub fn weighted_error(kf: &[Keyframe], frames: &[&[u8]], width: usize, height: u
     for_each_frame(kf, g, motion, width, height, |f, image| {
         for (i, p) in frames[f].chunks_exact(3).take(n).enumerate() {
             let [r, gr, b] = [0, 1, 2].map(|c| image[c * n + i] * 255.0 - f32::from(p[c]));
-            let y = 0.299 * r + 0.587 * gr + 0.114 * b;
-            let cb = -0.168_736 * r - 0.331_264 * gr + 0.5 * b;
-            let cr = 0.5 * r - 0.418_688 * gr - 0.081_312 * b;
+            let [y, cb, cr] = color::ycbcr_f32(r, gr, b);
             luma += f64::from(y * y);
             colour += f64::from(cb * cb + cr * cr);
         }

@@ -1,6 +1,7 @@
 //! lora-video's shared core: everything the encoder and the decoders must agree on, bit
 //! for bit. One module per concept; `SPEC.md` beside this crate uses the same names.
 
+pub mod color;
 pub mod entropy;
 pub mod format;
 pub mod hashing;

@@ -22,7 +22,7 @@ pub fn frame(planar: &mut [f32], width: usize, height: usize, amount: f32) {
     if amount == 0.0 || n == 0 {
         return;
     }
-    let luma: Vec<f32> = (0..n).map(|i| 0.299 * planar[i] + 0.587 * planar[n + i] + 0.114 * planar[2 * n + i]).collect();
+    let luma: Vec<f32> = (0..n).map(|i| crate::color::luma_f32(planar[i], planar[n + i], planar[2 * n + i])).collect();
     let blurred = blur(&luma, width, height);
     for c in 0..3 {
         for (i, p) in planar[c * n..][..n].iter_mut().enumerate() {

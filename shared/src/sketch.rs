@@ -14,6 +14,7 @@ use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
 use constriction::stream::stack::DefaultAnsCoder;
 use constriction::stream::{Decode, Encode};
 
+use crate::color;
 use crate::entropy::{Prior, PriorKind};
 
 pub mod adaptive;
@@ -175,20 +176,6 @@ impl Geometry {
     }
 }
 
-/// RGB -> YCbCr (JPEG full range, 8-bit fixed point).
-pub fn ycbcr(r: i32, g: i32, b: i32) -> [u8; 3] {
-    let y = (77 * r + 150 * g + 29 * b + 128) >> 8;
-    let cb = ((-43 * r - 85 * g + 128 * b + 128) >> 8) + 128;
-    let cr = ((128 * r - 107 * g - 21 * b + 128) >> 8) + 128;
-    [y, cb, cr].map(|v| v.clamp(0, 255) as u8)
-}
-
-/// YCbCr -> RGB (the inverse of `ycbcr`, 8-bit fixed point).
-pub fn rgb(y: i32, cb: i32, cr: i32) -> [u8; 3] {
-    let (cb, cr) = (cb - 128, cr - 128);
-    [y + ((359 * cr + 128) >> 8), y - ((88 * cb + 183 * cr + 128) >> 8), y + ((454 * cb + 128) >> 8)].map(|v| v.clamp(0, 255) as u8)
-}
-
 /// The thumbnail of one RGB8 frame (interleaved, `width` x `height`): each cell the
 /// rounded mean of the pixels it covers, then YCbCr; chroma from cells twice as large.
 pub fn thumbnail(rgb8: &[u8], width: usize, height: usize, g: &Geometry) -> Keyframe {
@@ -214,9 +201,9 @@ pub fn thumbnail(rgb8: &[u8], width: usize, height: usize, g: &Geometry) -> Keyf
     };
     let c = g.cell;
     [
-        plane(g.luma, c, &|[r, gg, b]| ycbcr(r, gg, b)[0]),
-        plane(g.chroma, 2 * c, &|[r, gg, b]| ycbcr(r, gg, b)[1]),
-        plane(g.chroma, 2 * c, &|[r, gg, b]| ycbcr(r, gg, b)[2]),
+        plane(g.luma, c, &|[r, gg, b]| color::ycbcr8(r, gg, b)[0]),
+        plane(g.chroma, 2 * c, &|[r, gg, b]| color::ycbcr8(r, gg, b)[1]),
+        plane(g.chroma, 2 * c, &|[r, gg, b]| color::ycbcr8(r, gg, b)[2]),
     ]
 }
 
@@ -543,7 +530,7 @@ pub fn upsample_rgb(kf: &Keyframe, cell: (f32, f32), width: usize, height: usize
             let l = sample(&kf[0], cell, x, y);
             let cb = sample(&kf[1], (2.0 * cell.0, 2.0 * cell.1), x, y) - 128.0;
             let cr = sample(&kf[2], (2.0 * cell.0, 2.0 * cell.1), x, y) - 128.0;
-            let rgb = [l + 1.402 * cr, l - 0.344_136 * cb - 0.714_136 * cr, l + 1.772 * cb];
+            let rgb = color::rgb_f32(l, cb, cr);
             for (c, v) in rgb.into_iter().enumerate() {
                 out[c * n + y * width + x] = (v / 255.0).clamp(0.0, 1.0);
             }
@@ -591,7 +578,7 @@ pub fn preview(kf: &Keyframe) -> (usize, usize, Vec<u8>) {
         .flat_map(|j| (0..y.width).map(move |i| (i, j)))
         .flat_map(|(i, j)| {
             let c = (j / 2) * cb.width + i / 2;
-            rgb(i32::from(y.data[j * y.width + i]), i32::from(cb.data[c]), i32::from(cr.data[c]))
+            color::rgb8(i32::from(y.data[j * y.width + i]), i32::from(cb.data[c]), i32::from(cr.data[c]))
         })
         .collect();
     (y.width, y.height, rgb8)
@@ -705,8 +692,8 @@ mod tests {
     #[test]
     fn colour_transform_round_trips_closely() {
         for (r, g, b) in [(0, 0, 0), (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255), (12, 200, 77)] {
-            let [y, cb, cr] = ycbcr(r, g, b);
-            let back = rgb(i32::from(y), i32::from(cb), i32::from(cr));
+            let [y, cb, cr] = color::ycbcr8(r, g, b);
+            let back = color::rgb8(i32::from(y), i32::from(cb), i32::from(cr));
             for (a, b) in back.iter().zip([r, g, b]) {
                 assert!((i32::from(*a) - b).abs() <= 3, "{r},{g},{b} -> {back:?}");
             }
