@@ -1,6 +1,8 @@
 //! The encoder's side of the sketch (the visual caption, `shared/src/sketch.rs`): rate
 //! levels, the search for the best sketch in a byte budget, and coding a clip's frames.
 
+use std::cell::OnceCell;
+
 use image::RgbImage;
 use lora_video_shared::sketch::motion::{self as shared_motion, Field};
 use lora_video_shared::sharpen;
@@ -95,11 +97,13 @@ struct Clip<'a> {
     frames: Vec<&'a [u8]>,
     width: usize,
     height: usize,
+    /// `motions`, estimated once: a search without a budget walks the settings twice.
+    motions: OnceCell<Vec<(u8, Field, Motion)>>,
 }
 
 impl<'a> Clip<'a> {
     fn new(frames: &'a [RgbImage]) -> Self {
-        Self { frames: frames.iter().map(|f| f.as_raw().as_slice()).collect(), width: frames[0].width() as usize, height: frames[0].height() as usize }
+        Self { frames: frames.iter().map(|f| f.as_raw().as_slice()).collect(), width: frames[0].width() as usize, height: frames[0].height() as usize, motions: OnceCell::new() }
     }
 
     /// The geometry of `params` for this clip (a short clip gets at most one keyframe a
@@ -125,18 +129,21 @@ impl<'a> Clip<'a> {
         sketch_fit::squared_error(kf, &self.frames, self.width, self.height, g, motion)
     }
 
-    /// The motion field the search tries for each keyframe count of at least 2, coded.
-    fn motions(&self, counts: &[u8]) -> Vec<(u8, Field, Motion)> {
-        counts
-            .iter()
-            .filter(|&&k| k >= 2 && usize::from(k) <= self.frames.len())
-            .map(|&k| {
-                let g = Geometry::of_cell(self.width, self.height, self.frames.len(), 1, usize::from(k));
-                let field = motion::estimate(&self.frames, self.width, self.height, &g, motion::BLOCK_LOG2);
-                let coded = shared_motion::encode(&field);
-                (k, field, coded)
-            })
-            .collect()
+    /// The motion field the search tries for each of PREDICTED_KEYFRAMES (at least 2),
+    /// coded; estimated on the first call.
+    fn motions(&self) -> &[(u8, Field, Motion)] {
+        self.motions.get_or_init(|| {
+            PREDICTED_KEYFRAMES
+                .iter()
+                .filter(|&&k| k >= 2 && usize::from(k) <= self.frames.len())
+                .map(|&k| {
+                    let g = Geometry::of_cell(self.width, self.height, self.frames.len(), 1, usize::from(k));
+                    let field = motion::estimate(&self.frames, self.width, self.height, &g, motion::BLOCK_LOG2);
+                    let coded = shared_motion::encode(&field);
+                    (k, field, coded)
+                })
+                .collect()
+        })
     }
 
     /// Codes the least-squares targets of `g` at `params`: the sketch and the keyframes a
@@ -276,7 +283,7 @@ fn chroma_step(q: u8, ratio: f64, transform: bool) -> u8 {
 /// predicted samples' (version 2).
 fn settings(clip: &Clip, start: u8, transform: bool, mut each: impl FnMut(Setting)) {
     if transform {
-        let motions = clip.motions(&PREDICTED_KEYFRAMES);
+        let motions = clip.motions();
         for cell_log2 in TRANSFORM_CELLS {
             let spatial = sketch_fit::Spatial::new(&clip.frames, clip.width, clip.height, 1 << cell_log2);
             let counts = (1..=PREDICTED_KEYFRAMES[PREDICTED_KEYFRAMES.len() - 1]).filter(|k| TRANSFORM_KEYFRAMES.contains(k) || PREDICTED_KEYFRAMES.contains(k));
