@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 data=$(bash scripts/fetch-data.sh --test | tail -1)
 avi="$data/deb/opencv-doc/usr/share/doc/opencv-doc/examples/data"
 preset=${PRESET:-default}
-# The same build as `cargo test --workspace` (one feature set, so burn is built once).
-cargo test -j2 -q --workspace --no-run
-bin=target/debug/lora-video   # dev profile; burn and every dependency at opt-level 2 (Cargo.toml)
+# The release build, as a user runs it (the dev profile's sketch search is about ten
+# times slower).
+cargo build -j2 -q --release -p lora-video
+bin=target/release/lora-video
 [ -f base.lvm ] || $bin pack-base -o base.lvm
 out=$(mktemp -d)
 rows=""
@@ -39,7 +40,7 @@ section="<!-- codec:begin -->
 ## Encode and decode (CPU)
 
 \`bash scripts/bench-codec.sh\` (preset \`$preset\`), $(date -u +%Y-%m-%d), on $(nproc) cores of $cpu,
-burn's flex backend, dev profile with dependencies at opt-level 2. Each clip: 16 frames of
+burn's flex backend, release build. Each clip: 16 frames of
 opencv-doc's footage from the held-out last eighth, scaled to cover 256x256 and
 centre-cropped; base model \`base.lvm\` ($(sha256sum base.lvm | cut -c1-12)...). PSNR over RGB and
 SSIM on luma (\`lora-video compare\`) of the decode against the encoded frames. Latent

@@ -13,8 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export LORA_VIDEO_DATA
 LORA_VIDEO_DATA=$(bash scripts/fetch-data.sh --test | tail -1)
-cargo build -j2 -q --workspace
-bin=target/debug/lora-video
+cargo build -j2 -q --release -p lora-video
+bin=target/release/lora-video
 [ -f base.lvm ] || $bin pack-base -o base.lvm
 out=${OUT:-target/scaling}
 stages=${STAGES:-sweep large gumbel eta}
