@@ -21,15 +21,20 @@ pub fn luma(r: f64, g: f64, b: f64) -> f64 {
     row(0, r, g, b)
 }
 
-/// Y of (r, g, b) in f32 (each constant rounded to f32 as its literal would be).
-pub fn luma_f32(r: f32, g: f32, b: f32) -> f32 {
-    let m = YCBCR[0].map(|v| v as f32);
+/// `row` in f32 (each constant rounded to f32 as its literal would be).
+pub fn row_f32(c: usize, r: f32, g: f32, b: f32) -> f32 {
+    let m = YCBCR[c].map(|v| v as f32);
     m[0] * r + m[1] * g + m[2] * b
+}
+
+/// Y of (r, g, b) in f32.
+pub fn luma_f32(r: f32, g: f32, b: f32) -> f32 {
+    row_f32(0, r, g, b)
 }
 
 /// (Y, Cb, Cr) of (r, g, b) in f32.
 pub fn ycbcr_f32(r: f32, g: f32, b: f32) -> [f32; 3] {
-    YCBCR.map(|m| m[0] as f32 * r + m[1] as f32 * g + m[2] as f32 * b)
+    [0, 1, 2].map(|c| row_f32(c, r, g, b))
 }
 
 /// (R, G, B) of (y, cb, cr) in f32, unclamped.
