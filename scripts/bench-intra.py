@@ -34,13 +34,13 @@ def fit(codec, src, budget, stem):
     """The codec's file at the finest setting within budget (bytes are about monotone in
     the setting, so a binary search), decoded to PNG: (bytes, setting, png) or None."""
     settings, options, suffix = CODECS[codec]
+    path = lambda i: f"{stem}-{i}.{suffix}"
     size = {}
 
     def code(i):
         if i not in size:
-            path = f"{stem}.{suffix}"
-            run([ffmpeg, "-loglevel", "error", "-y", "-i", src, "-frames:v", "1", *options(settings[i]), path])
-            size[i] = os.path.getsize(path)
+            run([ffmpeg, "-loglevel", "error", "-y", "-i", src, "-frames:v", "1", *options(settings[i]), path(i)])
+            size[i] = os.path.getsize(path(i))
         return size[i]
 
     lo, hi = 0, len(settings) - 1
@@ -52,11 +52,9 @@ def fit(codec, src, budget, stem):
             hi = mid
         else:
             lo = mid + 1
-    # Code again at the chosen setting (the search's last file may be another's), decode.
-    path = f"{stem}.{suffix}"
-    run([ffmpeg, "-loglevel", "error", "-y", "-i", src, "-frames:v", "1", *options(settings[lo]), path])
-    run([ffmpeg, "-loglevel", "error", "-y", "-i", path, "-frames:v", "1", "-pix_fmt", "rgb24", f"{stem}-dec_00.png"])
-    return os.path.getsize(path), settings[lo], f"{stem}-dec_%02d.png"
+    # Every setting tried keeps its file, so the chosen one (tried: it ended the search) is there.
+    run([ffmpeg, "-loglevel", "error", "-y", "-i", path(lo), "-frames:v", "1", "-pix_fmt", "rgb24", f"{stem}-dec_00.png"])
+    return size[lo], settings[lo], f"{stem}-dec_%02d.png"
 
 
 rows = []
