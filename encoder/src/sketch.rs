@@ -170,6 +170,27 @@ pub fn code(frames: &[RgbImage], params: SketchParams, start: u8) -> Result<Sket
     clip.code(params, &g, &targets, start, 0).map(|(s, _)| s).map_err(usage)
 }
 
+/// The transform sketch of `frames` at one setting of the search (cell side, keyframes,
+/// tilt, wavelet or DCT, chroma ratio; no motion) at the finest luma step whose section
+/// fits `bytes`, if any: training pairs from the search's own family at a fraction of
+/// its cost (`--example sketch_pairs --random`).
+pub fn code_setting(frames: &[RgbImage], (cell_log2, keyframes): (u8, u8), tilt: u8, wavelet: bool, chroma_ratio: f64, start: u8, bytes: usize) -> Option<Sketch> {
+    let clip = Clip::new(frames);
+    let (_, g) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }).ok()?;
+    sketch::transform::check_grid(&g).ok()?;
+    let targets = sketch_fit::Spatial::new(&clip.frames, clip.width, clip.height, 1 << cell_log2).targets(&g);
+    let levels = if wavelet { wavelet_levels(&g) } else { 0 };
+    let analysed = sketch::transform::analyse(&g, levels, &targets);
+    let at = |q: u8| {
+        let params = SketchParams { cell_log2, keyframes: g.keyframes as u8, q_luma: q, q_chroma: chroma_step(q, chroma_ratio, true) };
+        clip.checked(sketch::encode_transform(&g, params, Transform::newest(tilt, levels), start, &analysed, TRANSFORM_DEAD_ZONE)).ok().map(|(s, _)| s).filter(|s| s.section_len() <= bytes)
+    };
+    // The bytes fall as the step grows: the first step that fits.
+    let steps: Vec<u8> = (1..=255).collect();
+    let i = steps.partition_point(|&q| at(q).is_none());
+    steps.get(i).and_then(|&q| at(q))
+}
+
 /// The most keyframes the search gives a sketch: a decoder runs TAEF2's encoder on each,
 /// and 8 keep a 16-frame decode at 256x256 within about 1 TFLOP (`lora-video info`).
 pub const MAX_SEARCH_KEYFRAMES: u8 = 8;

@@ -5,6 +5,7 @@ pub mod base;
 pub mod denoiser;
 pub mod lora;
 pub mod render;
+pub mod restorer;
 pub mod sampler;
 pub mod taef2;
 pub mod weights;

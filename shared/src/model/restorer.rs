@@ -1,0 +1,111 @@
+//! The sketch restorer: a small pixel-space CNN from a decoded sketch frame (with its
+//! neighbours and what the decoder knows of the sketch) to the frame. A mirror of
+//! `train/lora_train/restorer.py`, pinned to it by `tests/restorer_parity.rs`.
+//!
+//! x [B, 3, H, W] in [0, 1] -> pixel-unshuffle by r of x - 0.5 and its neighbours,
+//! beside the condition as constant maps -> `depth` convs 3x3 + ReLU at `width`
+//! channels, each optionally modulated per clip, h <- h (1 + s_l) + b_l -> conv 3x3 ->
+//! pixel-shuffle -> + x.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, PaddingConfig2d, PixelShuffleConfig, PixelUnshuffleConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use super::weights::{WeightError, Weights, conv2d};
+
+/// What the decoder knows of a clip's sketch, as the condition's channels, in order
+/// (`restorer.py` COND).
+pub const COND: [&str; 6] = ["q_luma", "q_chroma", "cell", "keyframes", "motion", "phase"];
+
+/// Architecture of the restorer; stored in the package manifest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RestorerConfig {
+    pub width: usize,
+    pub depth: usize,
+    /// The pixel-unshuffle factor r: the convs run at 1/r of the frame's size.
+    pub shuffle: usize,
+    /// Sketch frames read on each side of the restored one.
+    pub neighbours: usize,
+    /// Condition channels (COND).
+    pub cond: usize,
+}
+
+impl RestorerConfig {
+    pub fn base() -> Self {
+        Self { width: 32, depth: 8, shuffle: 2, neighbours: 1, cond: COND.len() }
+    }
+
+    /// Channels of the first conv's input.
+    pub fn inputs(&self) -> usize {
+        3 * (1 + 2 * self.neighbours) * self.shuffle * self.shuffle + self.cond
+    }
+
+    /// Multiply-adds per output pixel.
+    pub fn macs_per_pixel(&self) -> usize {
+        let (w, r) = (self.width, self.shuffle);
+        9 * (self.inputs() * w + (self.depth - 1) * w * w + w * 3 * r * r) / (r * r)
+    }
+
+    /// A new model: random hidden convs, a zero output conv (it starts as the identity).
+    pub fn init(&self, device: &Device) -> Restorer {
+        let conv = |i, o, init: Initializer| {
+            Conv2dConfig::new([i, o], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).with_initializer(init).init(device)
+        };
+        let kaiming = Initializer::KaimingUniform { gain: 1.0 / 3f64.sqrt(), fan_out_only: false };
+        let mut out = conv(self.width, 3 * self.shuffle * self.shuffle, Initializer::Zeros);
+        out.bias = out.bias.map(|b| Param::from_tensor(b.val().zeros_like()));
+        Restorer {
+            convs: (0..self.depth).map(|i| conv(if i == 0 { self.inputs() } else { self.width }, self.width, kaiming.clone())).collect(),
+            out,
+            shuffle: self.shuffle,
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Restorer {
+    convs: Vec<Conv2d>,
+    out: Conv2d,
+    shuffle: usize,
+}
+
+impl Restorer {
+    /// The model of `config` with the weights `w` (`convs.{i}.weight`, `convs.{i}.bias`,
+    /// `out.weight`, `out.bias`: PyTorch's names and layouts).
+    pub fn load(config: &RestorerConfig, w: &Weights, device: &Device) -> Result<Self, WeightError> {
+        let (width, r) = (config.width, config.shuffle);
+        let convs = (0..config.depth)
+            .map(|i| conv2d(w, &format!("convs.{i}."), [if i == 0 { config.inputs() } else { width }, width], 3, 1, true, device))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { convs, out: conv2d(w, "out.", [width, 3 * r * r], 3, 1, true, device)?, shuffle: r })
+    }
+
+    /// The restored frames [B, 3, H, W] of sketch frames `x` [B, 3, H, W] in [0, 1], with
+    /// `neighbours` [B, 2n, 3, H, W] (the n frames before, then the n after), the
+    /// condition `cond` [B, COND] and optionally a clip's modulation `film` [B, depth,
+    /// 2, width] (scale, shift). H and W must divide by the shuffle factor.
+    pub fn forward(&self, x: Tensor<4>, neighbours: Tensor<5>, cond: Tensor<2>, film: Option<Tensor<4>>) -> Tensor<4> {
+        let [b, _, h, w] = x.dims();
+        let r = self.shuffle;
+        let frames = Tensor::cat(vec![x.clone().unsqueeze_dim::<5>(1), neighbours], 1);
+        let [_, n, c, _, _] = frames.dims();
+        let unshuffled = PixelUnshuffleConfig::new(r).init().forward(frames.reshape([b, n * c, h, w]).sub_scalar(0.5));
+        let k = cond.dims()[1];
+        let maps = cond.reshape([b, k, 1, 1]).expand([b, k, h / r, w / r]);
+        let mut y = Tensor::cat(vec![unshuffled, maps], 1);
+        for (i, conv) in self.convs.iter().enumerate() {
+            y = conv.forward(y);
+            if let Some(f) = &film {
+                let [_, _, _, width] = f.dims();
+                let layer = f.clone().narrow(1, i, 1).reshape([b, 2, width]);
+                let scale = layer.clone().narrow(1, 0, 1).reshape([b, width, 1, 1]);
+                let shift = layer.narrow(1, 1, 1).reshape([b, width, 1, 1]);
+                y = y.clone() * scale.add_scalar(1.0) + shift;
+            }
+            y = relu(y);
+        }
+        x + PixelShuffleConfig::new(r).init().forward(self.out.forward(y))
+    }
+}

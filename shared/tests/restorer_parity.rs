@@ -1,0 +1,61 @@
+//! burn's restorer against the PyTorch trainer's (`train/lora_train/restorer.py`): the
+//! committed golden file holds a small configuration's weights, inputs and the outputs
+//! PyTorch computed in float64 (`python -m lora_train.restorer_golden`), with and
+//! without a clip's modulation. `train/tests/test_restorer.py` checks the Python side.
+#![cfg(feature = "model")]
+
+use burn::tensor::{Device, Tensor, TensorData};
+use lora_video_shared::model::restorer::{Restorer, RestorerConfig};
+use lora_video_shared::model::weights::Weights;
+use safetensors::SafeTensors;
+
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../train/golden/restorer.safetensors");
+
+fn read() -> (RestorerConfig, Weights) {
+    let bytes = std::fs::read(GOLDEN).expect("golden file");
+    let (_, meta) = SafeTensors::read_metadata(&bytes).expect("safetensors");
+    let config = serde_json::from_str(meta.metadata().as_ref().and_then(|m| m.get("restorer")).expect("config")).expect("config json");
+    let mut w = Weights::default();
+    for (name, view) in SafeTensors::deserialize(&bytes).expect("safetensors").iter() {
+        let values = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        w.insert(name, view.shape().to_vec(), values);
+    }
+    (config, w)
+}
+
+fn tensor<const D: usize>(w: &Weights, name: &str, device: &Device) -> Tensor<D> {
+    let (_, shape, values) = w.iter().find(|(n, _, _)| *n == name).unwrap_or_else(|| panic!("golden file lacks {name}"));
+    Tensor::from_data(TensorData::new(values.to_vec(), <[usize; D]>::try_from(shape).expect("rank")), device)
+}
+
+#[test]
+fn burn_forward_matches_pytorch() {
+    let device = Device::flex();
+    let (config, w) = read();
+    let model = Restorer::load(&config, &w, &device).expect("weights");
+    let x: Tensor<4> = tensor(&w, "input.x", &device);
+    let nb: Tensor<5> = tensor(&w, "input.neighbours", &device);
+    let cond: Tensor<2> = tensor(&w, "input.cond", &device);
+    let film: Tensor<4> = tensor(&w, "input.film", &device);
+    let input: Vec<f32> = x.clone().into_data().try_to_vec().unwrap();
+    for (name, f) in [("output.y", None), ("output.y_film", Some(film))] {
+        let got: Vec<f32> = model.forward(x.clone(), nb.clone(), cond.clone(), f).into_data().try_to_vec().unwrap();
+        let want: Vec<f32> = tensor::<4>(&w, name, &device).into_data().try_to_vec().unwrap();
+        assert_eq!(got.len(), want.len());
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let moved = want.iter().zip(&input).map(|(a, b)| (a - b).abs()).sum::<f32>() / want.len() as f32;
+        assert!(moved > 0.05, "{name}: the golden output must differ from its input");
+        assert!(worst < 1e-4, "{name}: burn and PyTorch differ by {worst}");
+    }
+}
+
+#[test]
+fn a_new_restorer_is_the_identity() {
+    let device = Device::flex();
+    let model = RestorerConfig { width: 8, depth: 2, ..RestorerConfig::base() }.init(&device);
+    let x = Tensor::<4>::random([1, 3, 8, 8], burn::tensor::Distribution::Uniform(0.0, 1.0), &device);
+    let nb = Tensor::<5>::zeros([1, 2, 3, 8, 8], &device);
+    let y = model.forward(x.clone(), nb, Tensor::zeros([1, 6], &device), None);
+    let (a, b): (Vec<f32>, Vec<f32>) = (x.into_data().try_to_vec().unwrap(), y.into_data().try_to_vec().unwrap());
+    assert_eq!(a, b);
+}

@@ -1,0 +1,212 @@
+"""Train and measure the sketch restorer (`restorer.py`) on the CPU or a GPU.
+
+  python3 -m lora_train.restore_train overfit PAIR.bin --out DIR    the ceiling: one clip alone
+  python3 -m lora_train.restore_train train --pairs DIR --dev DIR --out DIR
+  python3 -m lora_train.restore_train eval MODEL.pt --dev DIR [--png DIR]
+  python3 -m lora_train.restore_train adapt PAIR.bin --model MODEL.pt [--k 128]   a clip's FiLM, frozen model
+
+Every mode prints the PSNR (RGB, the whole clip) of the sketch alone and of the
+restored frames; `--png` writes the restored frames (and the sources) as PNGs for
+`lora-video compare`.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .restorer import COND, Config, Pairs, Restorer, frame_batch, psnr
+
+
+def config_of(a):
+    return Config(width=a.width, depth=a.depth, shuffle=a.shuffle, neighbours=a.neighbours)
+
+
+class Hashed(torch.nn.Module):
+    """A clip's FiLM (scale and shift per layer and channel) read from one vector theta of
+    length k through a fixed random balanced map (every entry of theta used about equally,
+    each use scaled by 1/sqrt(uses)); k = 0: every FiLM entry is its own parameter."""
+
+    def __init__(self, cfg, k, seed=0):
+        super().__init__()
+        d = cfg.depth * 2 * cfg.width
+        self.shape = (cfg.depth, 2, cfg.width)
+        if k <= 0:
+            self.theta = torch.nn.Parameter(torch.zeros(d))
+            self.index, self.scale = torch.arange(d), torch.ones(d)
+            return
+        g = torch.Generator().manual_seed(seed)
+        index = torch.randperm(d, generator=g) % k
+        uses = torch.bincount(index, minlength=k).float()
+        self.theta = torch.nn.Parameter(torch.zeros(k))
+        self.index, self.scale = index, uses[index].rsqrt()
+
+    def forward(self):
+        return (self.theta[self.index] * self.scale).reshape(1, *self.shape)
+
+
+def adapt(model, pairs, a):
+    """Fits a clip's FiLM on the frozen model: the same loss and crops as `fit`."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    film = Hashed(model.cfg, a.k)
+    opt = torch.optim.Adam(film.parameters(), lr=a.lr)
+    rng = np.random.default_rng(a.seed)
+    frames = [(p, f) for p, (m, src, _) in enumerate(pairs.items) for f in range(src.shape[0])]
+    t0 = time.time()
+    for step in range(a.steps):
+        if time.time() - t0 > 60 * a.minutes:
+            break
+        picks = [frames[i] for i in rng.integers(0, len(frames), a.batch)]
+        x, nb, c, y = frame_batch(pairs, picks, model.cfg.neighbours, a.crop, rng)
+        r = model(x, nb, c, film().expand(len(picks), -1, -1, -1))
+        loss = F.mse_loss(r, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return film
+
+
+@torch.no_grad()
+def evaluate(model, pairs, png=None, film=None):
+    """Mean-squared errors of the sketch and of the restored frames, per pair."""
+    model.eval()
+    n = model.cfg.neighbours
+    rows = []
+    for p, (m, src, sk) in enumerate(pairs.items):
+        t = src.shape[0]
+        out = []
+        for f in range(t):
+            x, nb, c, y = frame_batch(pairs, [(p, f)], n)
+            out.append(model(x, nb, c, None if film is None else film()).clamp(0, 1))
+        r = torch.cat(out)
+        y = torch.from_numpy(src).float().div(255).permute(0, 3, 1, 2)
+        x = torch.from_numpy(sk).float().div(255).permute(0, 3, 1, 2)
+        q = (r * 255).round() / 255  # as 8-bit frames
+        rows.append((m["file"], F.mse_loss(x, y).item(), F.mse_loss(q, y).item()))
+        if png:
+            from PIL import Image
+
+            stem = os.path.join(png, m["file"].removesuffix(".bin"))
+            os.makedirs(stem, exist_ok=True)
+            for f in range(t):
+                Image.fromarray((q[f].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(f"{stem}/restored_{f:02d}.png")
+                Image.fromarray(src[f]).save(f"{stem}/src_{f:02d}.png")
+                Image.fromarray(sk[f]).save(f"{stem}/sketch_{f:02d}.png")
+    model.train()
+    return rows
+
+
+def report(rows):
+    for name, a, b in rows:
+        print(f"  {name}: sketch {psnr(a):.3f} dB -> restored {psnr(b):.3f} dB ({psnr(b) - psnr(a):+.3f})")
+    a, b = np.mean([psnr(r[1]) for r in rows]), np.mean([psnr(r[2]) for r in rows])
+    print(f"  mean: {a:.3f} -> {b:.3f} dB ({b - a:+.3f})")
+    return b - a
+
+
+def fit(model, pairs, a, dev=None, log=None):
+    """Adam on random crops of random frames, `a.minutes` or `a.steps`; the L1 + MSE
+    loss in pixels. Returns the model (best on `dev` if given)."""
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    rng = np.random.default_rng(a.seed)
+    torch.manual_seed(a.seed)
+    t0, step, best = time.time(), 0, None
+    frames = [(p, f) for p, (m, src, _) in enumerate(pairs.items) for f in range(src.shape[0])]
+    while step < a.steps and time.time() - t0 < 60 * a.minutes:
+        lr = a.lr * 0.5 * (1 + np.cos(np.pi * min(1.0, max(step / a.steps, (time.time() - t0) / (60 * a.minutes)))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        picks = [frames[i] for i in rng.integers(0, len(frames), a.batch)]
+        x, nb, c, y = frame_batch(pairs, picks, model.cfg.neighbours, a.crop, rng)
+        r = model(x, nb, c)
+        loss = F.mse_loss(r, y) + a.l1 * (r - y).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % a.every == 0:
+            msg = f"step {step} {time.time() - t0:.0f}s lr {lr:.2e} loss {loss.item():.5f}"
+            if dev is not None:
+                gain = np.mean([psnr(r[2]) - psnr(r[1]) for r in evaluate(model, dev)])
+                msg += f" dev gain {gain:+.3f} dB"
+                if best is None or gain > best[0]:
+                    best = (gain, {k: v.clone() for k, v in model.state_dict().items()})
+            print(msg, flush=True)
+            if log:
+                log.write(msg + "\n")
+                log.flush()
+    if best is not None:
+        model.load_state_dict(best[1])
+    return model
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["overfit", "train", "eval", "adapt"])
+    ap.add_argument("path", nargs="?")
+    ap.add_argument("--pairs")
+    ap.add_argument("--dev")
+    ap.add_argument("--out", default="restorer-run")
+    ap.add_argument("--png")
+    ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--depth", type=int, default=8)
+    ap.add_argument("--shuffle", type=int, default=2)
+    ap.add_argument("--neighbours", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--l1", type=float, default=0.0)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=96)
+    ap.add_argument("--steps", type=int, default=10**9)
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--every", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--init")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--k", type=int, default=0)
+    ap.add_argument("--model")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    os.makedirs(a.out, exist_ok=True)
+    if a.mode in ("eval", "adapt"):
+        ck = torch.load(a.model or a.path)
+        model = Restorer(Config(**ck["config"]))
+        model.load_state_dict(ck["state"])
+        if a.mode == "eval":
+            report(evaluate(model, Pairs(a.dev), a.png))
+            return
+        folder, name = os.path.split(a.path)
+        pairs = Pairs(folder, {name})
+        print("frozen model:")
+        report(evaluate(model, pairs))
+        film = adapt(model, pairs, a)
+        print(f"with the clip's FiLM (k = {a.k or 'all'}, {film.theta.numel()} values):")
+        report(evaluate(model, pairs, a.png, film))
+        return
+    cfg = config_of(a)
+    model = Restorer(cfg)
+    if a.init:
+        model.load_state_dict(torch.load(a.init)["state"])
+    print(f"restorer {cfg}: {cfg.params()} parameters, {cfg.macs_per_pixel():.0f} MAC/pixel", flush=True)
+    with open(os.path.join(a.out, "log.txt"), "a") as log:
+        if a.mode == "overfit":
+            folder, name = os.path.split(a.path)
+            pairs = Pairs(folder, {name})
+            fit(model, pairs, a, dev=pairs, log=log)
+            rows = evaluate(model, pairs, a.png)
+        else:
+            pairs, dev = Pairs(a.pairs), Pairs(a.dev)
+            print(f"{len(pairs)} training pairs, {len(dev)} dev pairs", flush=True)
+            fit(model, pairs, a, dev=dev, log=log)
+            rows = evaluate(model, dev, a.png)
+        gain = report(rows)
+    torch.save({"config": dataclasses.asdict(cfg), "state": model.state_dict(), "gain_db": gain}, os.path.join(a.out, "restorer.pt"))
+
+
+if __name__ == "__main__":
+    main()
