@@ -7,20 +7,12 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use lora_video_shared::model::restorer::{Restorer, RestorerConfig};
 use lora_video_shared::model::weights::Weights;
-use safetensors::SafeTensors;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../train/golden/restorer.safetensors");
 
 fn read() -> (RestorerConfig, Weights) {
-    let bytes = std::fs::read(GOLDEN).expect("golden file");
-    let (_, meta) = SafeTensors::read_metadata(&bytes).expect("safetensors");
-    let config = serde_json::from_str(meta.metadata().as_ref().and_then(|m| m.get("restorer")).expect("config")).expect("config json");
-    let mut w = Weights::default();
-    for (name, view) in SafeTensors::deserialize(&bytes).expect("safetensors").iter() {
-        let values = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        w.insert(name, view.shape().to_vec(), values);
-    }
-    (config, w)
+    let (w, meta) = Weights::from_safetensors(&std::fs::read(GOLDEN).expect("golden file")).expect("safetensors");
+    (serde_json::from_str(&meta["restorer"]).expect("config json"), w)
 }
 
 fn tensor<const D: usize>(w: &Weights, name: &str, device: &Device) -> Tensor<D> {

@@ -3,6 +3,7 @@
   python3 -m lora_train.restore_train overfit PAIR.bin --out DIR    the ceiling: one clip alone
   python3 -m lora_train.restore_train train --pairs DIR --dev DIR --out DIR
   python3 -m lora_train.restore_train eval MODEL.pt --dev DIR [--png DIR]
+  python3 -m lora_train.restore_train export MODEL.pt OUT.safetensors   for burn (f32, the config as metadata)
   python3 -m lora_train.restore_train adapt PAIR.bin --model MODEL.pt [--k 128]   a clip's FiLM, frozen model
 
 Every mode prints the PSNR (RGB, the whole clip) of the sketch alone and of the
@@ -20,7 +21,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import st
 from .restorer import COND, Config, Pairs, Restorer, frame_batch, psnr
+
+
+def load(path):
+    """A restorer checkpoint that `train` or `overfit` wrote (our own files)."""
+    ck = torch.load(path, weights_only=False)
+    model = Restorer(Config(**ck["config"]))
+    model.load_state_dict(ck["state"])
+    return ck, model
 
 
 def config_of(a):
@@ -148,8 +158,9 @@ def fit(model, pairs, a, dev=None, log=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["overfit", "train", "eval", "adapt"])
+    ap.add_argument("mode", choices=["overfit", "train", "eval", "adapt", "export"])
     ap.add_argument("path", nargs="?")
+    ap.add_argument("dest", nargs="?")
     ap.add_argument("--pairs")
     ap.add_argument("--dev")
     ap.add_argument("--out", default="restorer-run")
@@ -173,10 +184,13 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
-    if a.mode in ("eval", "adapt"):
-        ck = torch.load(a.model or a.path)
-        model = Restorer(Config(**ck["config"]))
-        model.load_state_dict(ck["state"])
+    if a.mode in ("eval", "adapt", "export"):
+        ck, model = load(a.model or a.path)
+        if a.mode == "export":
+            tensors = {n: v.detach().float().numpy() for n, v in model.state_dict().items()}
+            st.write(a.dest, tensors, {"restorer": json.dumps(ck["config"])})
+            print(f"wrote {a.dest}")
+            return
         if a.mode == "eval":
             report(evaluate(model, Pairs(a.dev), a.png))
             return
@@ -205,7 +219,7 @@ def main():
             fit(model, pairs, a, dev=dev, log=log)
             rows = evaluate(model, dev, a.png)
         gain = report(rows)
-    torch.save({"config": dataclasses.asdict(cfg), "state": model.state_dict(), "gain_db": gain}, os.path.join(a.out, "restorer.pt"))
+    torch.save({"config": dataclasses.asdict(cfg), "state": model.state_dict(), "gain_db": float(gain)}, os.path.join(a.out, "restorer.pt"))
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d, PixelShuffleConfig, PixelUnshuffleConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::weights::{WeightError, Weights, conv2d};
+use crate::sketch::SketchParams;
 
 /// What the decoder knows of a clip's sketch, as the condition's channels, in order
 /// (`restorer.py` COND).
@@ -60,8 +61,30 @@ impl RestorerConfig {
             convs: (0..self.depth).map(|i| conv(if i == 0 { self.inputs() } else { self.width }, self.width, kaiming.clone())).collect(),
             out,
             shuffle: self.shuffle,
+            neighbours: self.neighbours,
         }
     }
+}
+
+/// The condition of frame `frame` of a clip whose sketch has parameters `p`, motion or
+/// not, and keyframes at `times` (`Geometry::keyframe_times`; `restorer.py` cond_of):
+/// its steps, cell side, keyframe count and motion, and the frame's distance to the
+/// nearest keyframe as a fraction of their gap, times 2 (0 on a keyframe, 1 halfway).
+pub fn condition(p: &SketchParams, motion: bool, times: &[usize], frame: usize) -> [f32; 6] {
+    let phase = times
+        .windows(2)
+        .filter(|w| w[0] <= frame && frame <= w[1] && w[1] > w[0])
+        .map(|w| (frame - w[0]).min(w[1] - frame) as f32 / (w[1] - w[0]) as f32)
+        .last()
+        .unwrap_or(0.0);
+    [
+        f32::from(p.q_luma) / 160.0,
+        f32::from(p.q_chroma) / 160.0,
+        f32::from(p.cell_log2) / 4.0,
+        (f32::from(p.keyframes.max(1))).log2() / 4.0,
+        if motion { 1.0 } else { 0.0 },
+        2.0 * phase,
+    ]
 }
 
 #[derive(Module, Debug)]
@@ -69,6 +92,7 @@ pub struct Restorer {
     convs: Vec<Conv2d>,
     out: Conv2d,
     shuffle: usize,
+    neighbours: usize,
 }
 
 impl Restorer {
@@ -79,7 +103,20 @@ impl Restorer {
         let convs = (0..config.depth)
             .map(|i| conv2d(w, &format!("convs.{i}."), [if i == 0 { config.inputs() } else { width }, width], 3, 1, true, device))
             .collect::<Result<_, _>>()?;
-        Ok(Self { convs, out: conv2d(w, "out.", [width, 3 * r * r], 3, 1, true, device)?, shuffle: r })
+        Ok(Self { convs, out: conv2d(w, "out.", [width, 3 * r * r], 3, 1, true, device)?, shuffle: r, neighbours: config.neighbours })
+    }
+
+    /// A clip's frames [T, 3, H, W] in [0, 1] from its sketch's frames `x` [T, 3, H, W],
+    /// each with its neighbours either side (clamped at the clip's ends) and its
+    /// condition (`condition`).
+    pub fn restore(&self, x: Tensor<4>, cond: &[[f32; 6]], film: Option<Tensor<4>>) -> Tensor<4> {
+        let [t, c, h, w] = x.dims();
+        let (device, neighbours) = (x.device(), self.neighbours);
+        let n = neighbours as i64;
+        let around: Vec<i64> = (0..t as i64).flat_map(|f| (-n..=n).filter(|&d| d != 0).map(move |d| (f + d).clamp(0, t as i64 - 1))).collect();
+        let around = x.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(around, [t * 2 * neighbours]), &device));
+        let cond = Tensor::from_data(TensorData::new(cond.iter().flatten().copied().collect::<Vec<f32>>(), [t, cond.first().map_or(0, |c| c.len())]), &device);
+        self.forward(x, around.reshape([t, 2 * neighbours, c, h, w]), cond, film).clamp(0.0, 1.0)
     }
 
     /// The restored frames [B, 3, H, W] of sketch frames `x` [B, 3, H, W] in [0, 1], with

@@ -74,6 +74,27 @@ impl Weights {
         w
     }
 
+    /// The f32 or f16 tensors of a plain safetensors file (as `train/` writes them) and
+    /// its metadata.
+    pub fn from_safetensors(bytes: &[u8]) -> Result<(Self, std::collections::HashMap<String, String>), WeightError> {
+        use safetensors::{Dtype, SafeTensors};
+        let err = |message: String| WeightError::Checkpoint { path: "safetensors".into(), message };
+        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| err(e.to_string()))?;
+        let mut w = Self::default();
+        for (name, view) in SafeTensors::deserialize(bytes).map_err(|e| err(e.to_string()))?.iter() {
+            let values: Vec<f32> = match view.dtype() {
+                Dtype::F32 => crate::package::f32_le(view.data()),
+                Dtype::F16 => view.data().chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+                other => return Err(err(format!("{name}: dtype {other:?} is not f32 or f16"))),
+            };
+            if values.len() != view.shape().iter().product::<usize>() {
+                return Err(err(format!("{name}: {} values for shape {:?}", values.len(), view.shape())));
+            }
+            w.insert(name, view.shape().to_vec(), values);
+        }
+        Ok((w, meta.metadata().clone().unwrap_or_default()))
+    }
+
     /// Reads a PyTorch checkpoint (zip or legacy pickle) whose SHA-256 must be `sha256`.
     #[cfg(feature = "pytorch")]
     pub fn from_pth(path: &std::path::Path, sha256: &str) -> Result<Self, WeightError> {
