@@ -10,7 +10,8 @@
 //! that exist are skipped, so a run resumes; `--first I` with `--clips N` makes pairs
 //! I..I+N, so two processes can share the work.
 //! `--random`: instead of the search, one setting of its family drawn at random
-//! (`sketch::code_setting`: no motion), at the finest step that fits; far faster.
+//! (`sketch::code_setting`: no motion; cell sides (log2) from `--cells 0,1,2,3`,
+//! keyframe counts from `--keyframes 1,2,4,8`), at the finest step that fits; far faster.
 //! `--input CLIP [--start N] [--bytes 2400] [--name NAME]` makes one pair of a clip as
 //! `encode` reads it instead (frames from --start, covering size x size).
 //! `cargo run --release -p lora-video --example sketch_pairs -- OUT [--clips 100] [--first 0] [--frames 8] [--size 128] [--bpp 0.002:0.035] [--split train] [--seed 1]`
@@ -34,6 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bpp = value("--bpp", "0.002:0.035");
     let (lo, hi) = bpp.split_once(':').ok_or("--bpp LO:HI")?;
     let (lo, hi): (f64, f64) = (lo.parse()?, hi.parse()?);
+    let list = |flag: &str, default: &str| -> Result<Vec<u8>, std::num::ParseIntError> { value(flag, default).split(',').map(str::parse).collect() };
+    let (cells, keyframes) = (list("--cells", "0,1,2,3")?, list("--keyframes", "1,2,4,8")?);
     if let Some(i) = args.iter().position(|a| a == "--input") {
         // One pair from a clip, as `encode` reads it: frames from --start, covering size x size.
         let path = Path::new(args.get(i + 1).ok_or("--input needs a path")?);
@@ -59,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let images = to_images(&clip, frames, size);
         let budget = (lo * (hi / lo).powf(rng.uniform(0.0, 1.0)) * (frames * size * size) as f64 / 8.0).round() as usize;
         let random = args.iter().any(|a| a == "--random");
-        if let Err(e) = pair(&out, &bin, &images, budget, random.then_some(&mut rng)) {
+        if let Err(e) = pair(&out, &bin, &images, budget, random.then_some((&mut rng, &cells[..], &keyframes[..]))) {
             eprintln!("pair {i}: {e}");
         }
     }
@@ -68,16 +71,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Searches the sketch of `images` in `budget` bytes, writes the pair to `bin` and its
 /// line to OUT/index.jsonl.
-fn pair(out: &Path, bin: &Path, images: &[RgbImage], budget: usize, random: Option<&mut Rng>) -> Result<(), Box<dyn std::error::Error>> {
+fn pair(out: &Path, bin: &Path, images: &[RgbImage], budget: usize, random: Option<(&mut Rng, &[u8], &[u8])>) -> Result<(), Box<dyn std::error::Error>> {
     let (frames, w, h) = (images.len(), images[0].width() as usize, images[0].height() as usize);
     let t0 = std::time::Instant::now();
     let searched = random.is_none();
     let s = match random {
-        Some(rng) => {
+        Some((rng, cells, keyframes)) => {
             // One setting of the search's family, drawn: cells of 1 to 8 pixels, 1 to 8
             // keyframes, any tilt, mostly the wavelet.
-            let cell = rng.below(4) as u8;
-            let keyframes = [1u8, 2, 4, 8][rng.below(4)];
+            let cell = cells[rng.below(cells.len())];
+            let keyframes = keyframes[rng.below(keyframes.len())];
             let tilt = [0u8, 8, 16, 32][rng.below(4)];
             let (wavelet, ratio) = (rng.below(4) > 0, [1.0, 1.5][rng.below(2)]);
             sketch::code_setting(images, (cell, keyframes), tilt, wavelet, ratio, sketch::START, budget)
