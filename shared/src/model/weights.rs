@@ -76,7 +76,7 @@ impl Weights {
 
     /// The f32 or f16 tensors of a plain safetensors file (as `train/` writes them) and
     /// its metadata.
-    pub fn from_safetensors(bytes: &[u8]) -> Result<(Self, std::collections::HashMap<String, String>), WeightError> {
+    pub fn from_safetensors(bytes: &[u8]) -> Result<(Self, BTreeMap<String, String>), WeightError> {
         use safetensors::{Dtype, SafeTensors};
         let err = |message: String| WeightError::Checkpoint { path: "safetensors".into(), message };
         let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| err(e.to_string()))?;
@@ -92,7 +92,7 @@ impl Weights {
             }
             w.insert(name, view.shape().to_vec(), values);
         }
-        Ok((w, meta.metadata().clone().unwrap_or_default()))
+        Ok((w, meta.metadata().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect()))
     }
 
     /// Reads a PyTorch checkpoint (zip or legacy pickle) whose SHA-256 must be `sha256`.
