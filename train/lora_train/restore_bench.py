@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .restore_train import adapt, fit, load
+from .restore_train import adapt, fit, load, restore_clip
 from .restorer import Config, Pairs, Restorer
 
 COLUMNS = ("psnr", "msssim", "ssimulacra2", "vmaf", "vmaf_neg")
@@ -35,18 +35,10 @@ def compare(a, ref, test):
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
-@torch.no_grad()
 def restored_frames(model, pairs, film=None):
-    n = model.cfg.neighbours
-    from .restorer import frame_batch
-
-    m, src, _ = pairs.items[0]
-    out = []
-    for f in range(src.shape[0]):
-        x, nb, c, _ = frame_batch(pairs, [(0, f)], n)
-        y = model(x, nb, c, None if film is None else film()).clamp(0, 1)
-        out.append((y[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
-    return out
+    """The first pair's restored frames as 8-bit RGB."""
+    r = restore_clip(model, pairs, 0, film)
+    return list((r.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8))
 
 
 def main():
@@ -89,7 +81,7 @@ def main():
                 rows.append((f"a restorer overfitted to the clip ({a.overfit_minutes:g} min; the ceiling)", restored_frames(own, pairs)))
             for label, frames in rows:
                 s = compare(a, ref, write_pngs(os.path.join(tmp, name, label.replace(" ", "_").replace("/", "")), frames))
-                cells = " | ".join(f"{s[c]:.4f}" if c == "msssim" else f"{s[c]:.2f}" for c in COLUMNS if c in s)
+                cells = " | ".join(f"{s[c]:.4f}" if c == "msssim" else f"{s[c]:.2f}" for c in COLUMNS if s.get(c) is not None)
                 print(f"| {name.removesuffix('.bin')} | {label} | {m['bytes']} | {cells} |", flush=True)
 
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from . import st
-from .restorer import COND, Config, Pairs, Restorer, frame_batch, psnr
+from .restorer import Config, Pairs, Restorer, frame_batch, psnr
 
 
 def load(path):
@@ -83,18 +83,27 @@ def adapt(model, pairs, a):
 
 
 @torch.no_grad()
+def restore_clip(model, pairs, p, film=None):
+    """Pair p's restored frames [T, 3, H, W] in [0, 1], a frame at a time."""
+    t = pairs.items[p][1].shape[0]
+    out = [model(*frame_batch(pairs, [(p, f)], model.cfg.neighbours)[:3], None if film is None else film()) for f in range(t)]
+    return torch.cat(out).clamp(0, 1)
+
+
+def pooled_gain(rows):
+    """dB of the restored frames over the sketch, from the squared errors pooled over
+    `evaluate`'s rows: a flat clip the sketch codes exactly must not swamp the mean."""
+    return psnr(np.mean([r[2] for r in rows])) - psnr(np.mean([r[1] for r in rows]))
+
+
+@torch.no_grad()
 def evaluate(model, pairs, png=None, film=None):
     """Mean-squared errors of the sketch and of the restored frames, per pair."""
     model.eval()
-    n = model.cfg.neighbours
     rows = []
     for p, (m, src, sk) in enumerate(pairs.items):
         t = src.shape[0]
-        out = []
-        for f in range(t):
-            x, nb, c, y = frame_batch(pairs, [(p, f)], n)
-            out.append(model(x, nb, c, None if film is None else film()).clamp(0, 1))
-        r = torch.cat(out)
+        r = restore_clip(model, pairs, p, film)
         y = torch.from_numpy(src).float().div(255).permute(0, 3, 1, 2)
         x = torch.from_numpy(sk).float().div(255).permute(0, 3, 1, 2)
         q = (r * 255).round() / 255  # as 8-bit frames
@@ -115,10 +124,9 @@ def evaluate(model, pairs, png=None, film=None):
 def report(rows):
     for name, a, b in rows:
         print(f"  {name}: sketch {psnr(a):.3f} dB -> restored {psnr(b):.3f} dB ({psnr(b) - psnr(a):+.3f})")
-    # PSNR of the pooled squared error: a flat clip the sketch codes exactly must not swamp it.
-    a, b = psnr(np.mean([r[1] for r in rows])), psnr(np.mean([r[2] for r in rows]))
-    print(f"  all: {a:.3f} -> {b:.3f} dB ({b - a:+.3f})")
-    return b - a
+    gain = pooled_gain(rows)
+    print(f"  all: {psnr(np.mean([r[1] for r in rows])):.3f} dB -> {gain:+.3f}")
+    return gain
 
 
 def fit(model, pairs, a, dev=None, log=None):
@@ -144,9 +152,7 @@ def fit(model, pairs, a, dev=None, log=None):
         if step % a.every == 0:
             msg = f"step {step} {time.time() - t0:.0f}s lr {lr:.2e} loss {loss.item():.5f}"
             if dev is not None:
-                # On the mean squared errors: a flat clip the sketch codes exactly must not swamp the mean.
-                rows = evaluate(model, dev)
-                gain = psnr(np.mean([r[2] for r in rows])) - psnr(np.mean([r[1] for r in rows]))
+                gain = pooled_gain(evaluate(model, dev))
                 msg += f" dev gain {gain:+.3f} dB"
                 if best is None or gain > best[0]:
                     best = (gain, {k: v.clone() for k, v in model.state_dict().items()})
@@ -188,7 +194,6 @@ def main():
     ap.add_argument("--model")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    os.makedirs(a.out, exist_ok=True)
     if a.mode in ("eval", "adapt", "export"):
         ck, model = load(a.model or a.path)
         if a.mode == "export":
@@ -211,6 +216,7 @@ def main():
     model = Restorer(cfg)
     if a.init:
         model.load_state_dict(load(a.init)[1].state_dict())
+    os.makedirs(a.out, exist_ok=True)  # train and overfit only: the other modes write nothing there
     print(f"restorer {cfg}: {cfg.params()} parameters, {cfg.macs_per_pixel():.0f} MAC/pixel", flush=True)
     with open(os.path.join(a.out, "log.txt"), "a") as log:
         if a.mode == "overfit":
