@@ -11,9 +11,11 @@
 //! I..I+N, so two processes can share the work.
 //! `--random`: instead of the search, one setting of its family drawn at random
 //! (`sketch::code_setting`: no motion; cell sides (log2) from `--cells 0,1,2,3`,
-//! keyframe counts from `--keyframes 1,2,4,8`), at the finest step that fits; far faster.
+//! keyframe counts from `--keyframes 1,2,4,8`; keyframes predicted along motion with
+//! probability `--motion 0`), at the finest step that fits; far faster.
 //! `--input CLIP [--start N] [--bytes 2400] [--name NAME]` makes one pair of a clip as
-//! `encode` reads it instead (frames from --start, covering size x size).
+//! `encode` reads it instead (frames from --start, covering size x size); with
+//! `--random`, from one drawn setting.
 //! `cargo run --release -p lora-video --example sketch_pairs -- OUT [--clips 100] [--first 0] [--frames 8] [--size 128] [--bpp 0.002:0.035] [--split train] [--seed 1]`
 
 use std::io::Write;
@@ -37,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (lo, hi): (f64, f64) = (lo.parse()?, hi.parse()?);
     let list = |flag: &str, default: &str| -> Result<Vec<u8>, std::num::ParseIntError> { value(flag, default).split(',').map(str::parse).collect() };
     let (cells, keyframes) = (list("--cells", "0,1,2,3")?, list("--keyframes", "1,2,4,8")?);
+    let motion: f64 = value("--motion", "0").parse()?;
     if let Some(i) = args.iter().position(|a| a == "--input") {
         // One pair from a clip, as `encode` reads it: frames from --start, covering size x size.
         let path = Path::new(args.get(i + 1).ok_or("--input needs a path")?);
@@ -44,7 +47,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let video = media::read(path, Select { start, count: frames }, (24, 1))?;
         let images: Vec<RgbImage> = video.frames.iter().map(|f| media::cover(f, size as u32, size as u32)).collect();
         let budget: usize = value("--bytes", "2400").parse()?;
-        return pair(&out, &out.join(value("--name", "clip") + ".bin"), &images, budget, None);
+        let mut rng = Rng::new(seed);
+        let random = args.iter().any(|a| a == "--random").then_some((&mut rng, &cells[..], &keyframes[..], motion));
+        return pair(&out, &out.join(value("--name", "clip") + ".bin"), &images, budget, random);
     }
     let data = std::env::var_os("LORA_VIDEO_DATA").map_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/lora-video/data"), PathBuf::from);
     let (train, dev) = corpus::corpus(&data);
@@ -62,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let images = to_images(&clip, frames, size);
         let budget = (lo * (hi / lo).powf(rng.uniform(0.0, 1.0)) * (frames * size * size) as f64 / 8.0).round() as usize;
         let random = args.iter().any(|a| a == "--random");
-        if let Err(e) = pair(&out, &bin, &images, budget, random.then_some((&mut rng, &cells[..], &keyframes[..]))) {
+        if let Err(e) = pair(&out, &bin, &images, budget, random.then_some((&mut rng, &cells[..], &keyframes[..], motion))) {
             eprintln!("pair {i}: {e}");
         }
     }
@@ -71,19 +76,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Searches the sketch of `images` in `budget` bytes, writes the pair to `bin` and its
 /// line to OUT/index.jsonl.
-fn pair(out: &Path, bin: &Path, images: &[RgbImage], budget: usize, random: Option<(&mut Rng, &[u8], &[u8])>) -> Result<(), Box<dyn std::error::Error>> {
+fn pair(out: &Path, bin: &Path, images: &[RgbImage], budget: usize, random: Option<(&mut Rng, &[u8], &[u8], f64)>) -> Result<(), Box<dyn std::error::Error>> {
     let (frames, w, h) = (images.len(), images[0].width() as usize, images[0].height() as usize);
     let t0 = std::time::Instant::now();
     let searched = random.is_none();
     let s = match random {
-        Some((rng, cells, keyframes)) => {
+        Some((rng, cells, keyframes, motion)) => {
             // One setting of the search's family, drawn: cells of 1 to 8 pixels, 1 to 8
             // keyframes, any tilt, mostly the wavelet.
             let cell = cells[rng.below(cells.len())];
             let keyframes = keyframes[rng.below(keyframes.len())];
             let tilt = [0u8, 8, 16, 32][rng.below(4)];
             let (wavelet, ratio) = (rng.below(4) > 0, [1.0, 1.5][rng.below(2)]);
-            sketch::code_setting(images, (cell, keyframes), tilt, wavelet, ratio, sketch::START, budget)
+            // Keyframes predicted along motion, as the search picks for moving clips.
+            let motion = motion > 0.0 && rng.uniform(0.0, 1.0) < motion && keyframes >= 2;
+            let tilt = if motion { [0u8, 16][rng.below(2)] } else { tilt };
+            sketch::code_setting(images, (cell, keyframes), tilt, wavelet, ratio, motion, sketch::START, budget)
         }
         None => sketch::search(images, sketch::START, Target::Bytes(budget), true),
     }

@@ -171,19 +171,37 @@ pub fn code(frames: &[RgbImage], params: SketchParams, start: u8) -> Result<Sket
 }
 
 /// The transform sketch of `frames` at one setting of the search (cell side, keyframes,
-/// tilt, wavelet or DCT, chroma ratio; no motion) at the finest luma step whose section
-/// fits `bytes`, if any: training pairs from the search's own family at a fraction of
-/// its cost (`--example sketch_pairs --random`).
-pub fn code_setting(frames: &[RgbImage], (cell_log2, keyframes): (u8, u8), tilt: u8, wavelet: bool, chroma_ratio: f64, start: u8, bytes: usize) -> Option<Sketch> {
-    let clip = Clip::new(frames);
+/// tilt, wavelet or DCT, chroma ratio, keyframes predicted along motion or not) at the
+/// finest luma step whose section fits `bytes`, if any: training pairs from the search's
+/// own family at a fraction of its cost (`--example sketch_pairs --random`). With
+/// `motion`, `keyframes` must be one the search predicts (2, 4, 8 or 16).
+pub fn code_setting(frames: &[RgbImage], (cell_log2, keyframes): (u8, u8), tilt: u8, wavelet: bool, chroma_ratio: f64, motion: bool, start: u8, bytes: usize) -> Option<Sketch> {
+    let clip = &Clip::new(frames);
     let (_, g) = clip.geometry(SketchParams { cell_log2, keyframes, q_luma: 1, q_chroma: 1 }).ok()?;
     sketch::transform::check_grid(&g).ok()?;
-    let targets = sketch_fit::Spatial::new(&clip.frames, clip.width, clip.height, 1 << cell_log2).targets(&g);
+    let g = &g;
+    let spatial = sketch_fit::Spatial::new(&clip.frames, clip.width, clip.height, 1 << cell_log2);
     let levels = if wavelet { wavelet_levels(&g) } else { 0 };
-    let analysed = sketch::transform::analyse(&g, levels, &targets);
-    let at = |q: u8| {
-        let params = SketchParams { cell_log2, keyframes: g.keyframes as u8, q_luma: q, q_chroma: chroma_step(q, chroma_ratio, true) };
-        clip.checked(sketch::encode_transform(&g, params, Transform::newest(tilt, levels), start, &analysed, TRANSFORM_DEAD_ZONE)).ok().map(|(s, _)| s).filter(|s| s.section_len() <= bytes)
+    let params = |q: u8| SketchParams { cell_log2, keyframes: g.keyframes as u8, q_luma: q, q_chroma: chroma_step(q, chroma_ratio, true) };
+    let fits = |s: Option<Sketch>| s.filter(|s| s.section_len() <= bytes);
+    let at: Box<dyn Fn(u8) -> Option<Sketch> + '_> = if motion {
+        if !PREDICTED_KEYFRAMES.contains(&keyframes) || usize::from(keyframes) > frames.len() {
+            return None;
+        }
+        // As the search: the field of the unit cell's geometry, phases kept only by the wavelet.
+        let unit = Geometry::of_cell(clip.width, clip.height, frames.len(), 1, usize::from(keyframes));
+        let mut field = motion::estimate(&clip.frames, clip.width, clip.height, &unit, motion::BLOCK_LOG2);
+        if wavelet && field.phases.is_empty() {
+            field.phases = vec![0; frames.len() - usize::from(keyframes)];
+        } else if !wavelet {
+            field.phases.clear();
+        }
+        let coded = shared_motion::encode(&field);
+        let targets = spatial.at_keyframes(g);
+        Box::new(move |q| fits(clip.checked(sketch::encode_predicted(g, params(q), Transform::newest(tilt, levels), start, &targets, &field, &coded, TRANSFORM_DEAD_ZONE)).ok().map(|(s, _)| s)))
+    } else {
+        let analysed = sketch::transform::analyse(g, levels, &spatial.targets(g));
+        Box::new(move |q| fits(clip.checked(sketch::encode_transform(g, params(q), Transform::newest(tilt, levels), start, &analysed, TRANSFORM_DEAD_ZONE)).ok().map(|(s, _)| s)))
     };
     // The bytes fall as the step grows: the first step that fits.
     let steps: Vec<u8> = (1..=255).collect();

@@ -52,6 +52,8 @@ def main():
     ap.add_argument("--bin", default="target/release/lora-video")
     ap.add_argument("--ffmpeg")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--adapter", choices=["film", "lora", "delta"], default="film")
+    ap.add_argument("--rank", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     base = None
@@ -68,9 +70,9 @@ def main():
             if base is not None:
                 rows.append(("+ restorer", restored_frames(base, pairs)))
                 for k in [int(v) for v in a.adapt_k.split(",") if v]:
-                    args = argparse.Namespace(k=k, lr=1e-2, steps=a.adapt_steps, minutes=60, batch=8, crop=96, seed=0)
+                    args = argparse.Namespace(k=k, lr=1e-2, steps=a.adapt_steps, minutes=60, batch=8, crop=96, seed=0, adapter=a.adapter, rank=a.rank)
                     film = adapt(base, pairs, args)
-                    rows.append((f"+ restorer + FiLM (k = {k or 'all'}, unquantised)", restored_frames(base, pairs, film)))
+                    rows.append((f"+ restorer + {a.adapter} (k = {k or 'all'}, unquantised)", restored_frames(base, pairs, film)))
                     for p in base.parameters():
                         p.requires_grad_(True)
             if a.overfit_minutes:

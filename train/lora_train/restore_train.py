@@ -26,8 +26,13 @@ from .restorer import Config, Pairs, Restorer, frame_batch, psnr
 
 
 def load(path):
-    """A restorer checkpoint that `train` or `overfit` wrote (our own files)."""
-    ck = torch.load(path, weights_only=False)
+    """A restorer checkpoint that `train` or `overfit` wrote (our own files), or an
+    exported `.safetensors` (the config in its metadata)."""
+    if path.endswith(".safetensors"):
+        tensors, meta = st.read(path)
+        ck = {"config": json.loads(meta["restorer"]), "state": {n: torch.from_numpy(v.copy()) for n, v in tensors.items()}}
+    else:
+        ck = torch.load(path, weights_only=False)
     model = Restorer(Config(**ck["config"]))
     model.load_state_dict(ck["state"])
     return ck, model
@@ -37,35 +42,76 @@ def config_of(a):
     return Config(width=a.width, depth=a.depth, shuffle=a.shuffle, neighbours=a.neighbours)
 
 
+def balanced_map(d, k, seed):
+    """A fixed random balanced map of d entries onto k values: each value used about
+    equally, each use scaled by 1/sqrt(uses) (as `hashing::IndexMap`)."""
+    g = torch.Generator().manual_seed(seed)
+    index = torch.randperm(d, generator=g) % k
+    uses = torch.bincount(index, minlength=k).float()
+    return index, uses[index].rsqrt()
+
+
 class Hashed(torch.nn.Module):
     """A clip's FiLM (scale and shift per layer and channel) read from one vector theta of
-    length k through a fixed random balanced map (every entry of theta used about equally,
-    each use scaled by 1/sqrt(uses)); k = 0: every FiLM entry is its own parameter."""
+    length k through `balanced_map`; k = 0: every FiLM entry is its own parameter."""
 
     def __init__(self, cfg, k, seed=0):
         super().__init__()
         d = cfg.depth * 2 * cfg.width
         self.shape = (cfg.depth, 2, cfg.width)
-        if k <= 0:
-            self.theta = torch.nn.Parameter(torch.zeros(d))
-            self.index, self.scale = torch.arange(d), torch.ones(d)
-            return
-        g = torch.Generator().manual_seed(seed)
-        index = torch.randperm(d, generator=g) % k
-        uses = torch.bincount(index, minlength=k).float()
+        k = k if k > 0 else d
         self.theta = torch.nn.Parameter(torch.zeros(k))
-        self.index, self.scale = index, uses[index].rsqrt()
+        self.index, self.scale = (torch.arange(d), torch.ones(d)) if k == d else balanced_map(d, k, seed)
 
     def forward(self):
         return (self.theta[self.index] * self.scale).reshape(1, *self.shape)
 
 
+class HashedLora(torch.nn.Module):
+    """A clip's LoRA on every conv of the frozen model (rank r: B [out, r] A [r, in*9]),
+    its entries read from one vector theta of length k through `balanced_map`, as the
+    paper's method. rank 0: the weight updates themselves are hashed (linear in theta).
+    theta starts small and random: at zero a product B A has no gradient."""
+
+    def __init__(self, model, k, rank=1, seed=0, init=1e-2):
+        super().__init__()
+        self.rank, self.shapes = rank, model.lora_shapes()
+        self.sizes = [o * i if rank == 0 else rank * (o + i) for o, i in self.shapes]
+        d = sum(self.sizes)
+        self.index, self.scale = balanced_map(d, k, seed)
+        g = torch.Generator().manual_seed(seed + 1)
+        self.theta = torch.nn.Parameter(init * torch.randn(k, generator=g) if rank else torch.zeros(k))
+
+    def forward(self):
+        e = (self.theta[self.index] * self.scale).split(self.sizes)
+        out = []
+        for (o, i), v in zip(self.shapes, e):
+            w = v.reshape(o, i) if self.rank == 0 else v[: o * self.rank].reshape(o, self.rank) @ v[o * self.rank :].reshape(self.rank, i)
+            out.append(w.reshape(o, -1, 3, 3))
+        return out
+
+
+class Adapter(torch.nn.Module):
+    """What a clip's vector steers: `film`, `lora` (rank r) or `delta` (rank 0)."""
+
+    def __init__(self, model, kind, k, rank=1, seed=0):
+        super().__init__()
+        self.kind = kind
+        self.inner = Hashed(model.cfg, k, seed) if kind == "film" else HashedLora(model, k, rank if kind == "lora" else 0, seed)
+        self.theta = self.inner.theta
+
+    def kwargs(self, b):
+        if self.kind == "film":
+            return {"film": self.inner().expand(b, -1, -1, -1)}
+        return {"delta": self.inner()}
+
+
 def adapt(model, pairs, a):
-    """Fits a clip's FiLM on the frozen model: the same loss and crops as `fit`."""
+    """Fits a clip's vector on the frozen model: the same loss and crops as `fit`."""
     for p in model.parameters():
         p.requires_grad_(False)
-    film = Hashed(model.cfg, a.k)
-    opt = torch.optim.Adam(film.parameters(), lr=a.lr)
+    adapter = Adapter(model, a.adapter, a.k, a.rank)
+    opt = torch.optim.Adam(adapter.parameters(), lr=a.lr)
     rng = np.random.default_rng(a.seed)
     frames = [(p, f) for p, (m, src, _) in enumerate(pairs.items) for f in range(src.shape[0])]
     t0 = time.time()
@@ -74,19 +120,40 @@ def adapt(model, pairs, a):
             break
         picks = [frames[i] for i in rng.integers(0, len(frames), a.batch)]
         x, nb, c, y = frame_batch(pairs, picks, model.cfg.neighbours, a.crop, rng)
-        r = model(x, nb, c, film().expand(len(picks), -1, -1, -1))
+        r = model(x, nb, c, **adapter.kwargs(len(picks)))
         loss = F.mse_loss(r, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return film
+    return adapter
+
+
+def laplace_bytes(q):
+    """Ideal bytes of integer symbols q under a discretised Laplace prior of maximum
+    likelihood scale (what `entropy.rs` codes, less its few bytes of overhead)."""
+    q = np.asarray(q, dtype=np.float64)
+    b = max(np.abs(q).mean(), 1e-3)
+    cdf = lambda x: np.where(x < 0, 0.5 * np.exp(x / b), 1 - 0.5 * np.exp(-x / b))
+    p = np.maximum(cdf(q + 0.5) - cdf(q - 0.5), 1e-12)
+    return float(-np.log2(p).sum() / 8)
+
+
+@torch.no_grad()
+def quantised(adapter, step):
+    """The adapter with theta rounded to multiples of `step` (a copy), and its bytes."""
+    import copy
+
+    out = copy.deepcopy(adapter)
+    q = torch.round(out.theta / step)
+    out.theta.copy_(q * step)
+    return out, laplace_bytes(q.numpy())
 
 
 @torch.no_grad()
 def restore_clip(model, pairs, p, film=None):
     """Pair p's restored frames [T, 3, H, W] in [0, 1], a frame at a time."""
     t = pairs.items[p][1].shape[0]
-    out = [model(*frame_batch(pairs, [(p, f)], model.cfg.neighbours)[:3], None if film is None else film()) for f in range(t)]
+    out = [model(*frame_batch(pairs, [(p, f)], model.cfg.neighbours)[:3], **({} if film is None else film.kwargs(1))) for f in range(t)]
     return torch.cat(out).clamp(0, 1)
 
 
@@ -192,6 +259,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--k", type=int, default=0)
     ap.add_argument("--model")
+    ap.add_argument("--adapter", choices=["film", "lora", "delta"], default="film")
+    ap.add_argument("--rank", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.mode in ("eval", "adapt", "export"):
@@ -209,8 +278,12 @@ def main():
         print("frozen model:")
         report(evaluate(model, pairs))
         film = adapt(model, pairs, a)
-        print(f"with the clip's FiLM (k = {a.k or 'all'}, {film.theta.numel()} values):")
+        print(f"with the clip's {a.adapter} (k = {a.k or 'all'}, {film.theta.numel()} values), unquantised:")
         report(evaluate(model, pairs, a.png, film))
+        spread = film.theta.detach().abs().mean().item()
+        for f in (0.25, 0.5, 1.0, 2.0):
+            qa, nbytes = quantised(film, f * spread)
+            print(f"  step {f} x mean |theta| ({f * spread:.4g}): {nbytes:.0f} bytes, {pooled_gain(evaluate(model, pairs, film=qa)):+.3f} dB over the sketch")
         return
     cfg = config_of(a)
     model = Restorer(cfg)

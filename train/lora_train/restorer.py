@@ -54,9 +54,10 @@ class Restorer(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x, neighbours, cond, film=None):
+    def forward(self, x, neighbours, cond, film=None, delta=None):
         """x [B,3,H,W]; neighbours [B, 2n, 3, H, W]; cond [B, COND]; film: optional
-        [B, depth, 2, width] (scale, shift per layer)."""
+        [B, depth, 2, width] (scale, shift per layer); delta: optional list of weight
+        updates, one per conv and the output conv (a clip's LoRA)."""
         r = self.cfg.shuffle
         b, _, hh, ww = x.shape
         frames = torch.cat([x.unsqueeze(1), neighbours], 1) if self.cfg.neighbours else x.unsqueeze(1)
@@ -64,11 +65,16 @@ class Restorer(nn.Module):
         c = cond[:, :, None, None].expand(b, cond.shape[1], hh // r, ww // r)
         h = torch.cat([h, c], 1)
         for i, conv in enumerate(self.convs):
-            h = conv(h)
+            h = conv(h) if delta is None else F.conv2d(h, conv.weight + delta[i], conv.bias, padding=1)
             if film is not None:
                 h = h * (1 + film[:, i, 0, :, None, None]) + film[:, i, 1, :, None, None]
             h = F.relu(h)
-        return x + F.pixel_shuffle(self.out(h), r)
+        out = self.out(h) if delta is None else F.conv2d(h, self.out.weight + delta[-1], self.out.bias, padding=1)
+        return x + F.pixel_shuffle(out, r)
+
+    def lora_shapes(self):
+        """(out, in * 9) of every conv a clip's LoRA adapts, in order (the output conv last)."""
+        return [(c.weight.shape[0], c.weight[0].numel()) for c in [*self.convs, self.out]]
 
 
 # ---------------------------------------------------------------- data

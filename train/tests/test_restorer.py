@@ -76,3 +76,42 @@ class Pieces(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ClipVector(unittest.TestCase):
+    def setUp(self):
+        torch.manual_seed(0)
+        self.model = Restorer(Config(width=8, depth=2))
+        for p in self.model.parameters():
+            torch.nn.init.normal_(p, std=0.1)
+        self.x = torch.rand(2, 3, 8, 8)
+        self.nb = torch.rand(2, 2, 3, 8, 8)
+        self.c = torch.rand(2, 6)
+
+    def test_the_map_is_balanced(self):
+        from lora_train.restore_train import balanced_map
+
+        index, scale = balanced_map(103, 10, 4)
+        uses = torch.bincount(index, minlength=10)
+        self.assertEqual((uses.min().item(), uses.max().item()), (10, 11))
+        np.testing.assert_allclose(scale.numpy(), uses[index].float().rsqrt().numpy())
+
+    def test_a_zero_update_is_the_frozen_model(self):
+        from lora_train.restore_train import HashedLora
+
+        delta = HashedLora(self.model, 16, rank=0)
+        self.assertTrue(all(d.abs().max().item() == 0 for d in delta()))
+        with torch.no_grad():
+            np.testing.assert_allclose(self.model(self.x, self.nb, self.c, delta=delta()).numpy(), self.model(self.x, self.nb, self.c).numpy(), atol=1e-6)
+
+    def test_every_kind_steers_the_output_and_has_a_gradient(self):
+        from lora_train.restore_train import Adapter
+
+        for kind in ("film", "lora", "delta"):
+            a = Adapter(self.model, kind, 16)
+            with torch.no_grad():
+                a.theta.normal_(std=0.5)
+            y = self.model(self.x, self.nb, self.c, **a.kwargs(2))
+            self.assertGreater((y - self.model(self.x, self.nb, self.c)).abs().max().item(), 1e-3, kind)
+            y.square().mean().backward()
+            self.assertGreater(a.theta.grad.abs().max().item(), 0, kind)
