@@ -52,7 +52,7 @@ def main():
     ap.add_argument("--bin", default="target/release/lora-video")
     ap.add_argument("--ffmpeg")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--adapter", choices=["film", "lora", "delta"], default="film")
+    ap.add_argument("--adapter", choices=["film", "lora"], default="lora")
     ap.add_argument("--rank", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)

@@ -4,7 +4,7 @@
   python3 -m lora_train.restore_train train --pairs DIR --dev DIR --out DIR
   python3 -m lora_train.restore_train eval MODEL.pt --dev DIR [--png DIR]
   python3 -m lora_train.restore_train export MODEL.pt OUT.safetensors   for burn (f32, the config as metadata)
-  python3 -m lora_train.restore_train adapt PAIR.bin --model MODEL.pt [--k 128]   a clip's FiLM, frozen model
+  python3 -m lora_train.restore_train adapt PAIR.bin --model MODEL [--adapter lora|film] [--k 128]   a clip's vector, frozen model
 
 Every mode prints the PSNR (RGB, the whole clip) of the sketch alone and of the
 restored frames; `--png` writes the restored frames (and the sources) as PNGs for
@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from . import st
+from .hashing import index_map
 from .restorer import Config, Pairs, Restorer, frame_batch, psnr
 
 
@@ -42,18 +43,9 @@ def config_of(a):
     return Config(width=a.width, depth=a.depth, shuffle=a.shuffle, neighbours=a.neighbours)
 
 
-def balanced_map(d, k, seed):
-    """A fixed random balanced map of d entries onto k values: each value used about
-    equally, each use scaled by 1/sqrt(uses) (as `hashing::IndexMap`)."""
-    g = torch.Generator().manual_seed(seed)
-    index = torch.randperm(d, generator=g) % k
-    uses = torch.bincount(index, minlength=k).float()
-    return index, uses[index].rsqrt()
-
-
 class Hashed(torch.nn.Module):
     """A clip's FiLM (scale and shift per layer and channel) read from one vector theta of
-    length k through `balanced_map`; k = 0: every FiLM entry is its own parameter."""
+    length k through `hashing::IndexMap`; k = 0: every FiLM entry is its own parameter."""
 
     def __init__(self, cfg, k, seed=0):
         super().__init__()
@@ -61,43 +53,51 @@ class Hashed(torch.nn.Module):
         self.shape = (cfg.depth, 2, cfg.width)
         k = k if k > 0 else d
         self.theta = torch.nn.Parameter(torch.zeros(k))
-        self.index, self.scale = (torch.arange(d), torch.ones(d)) if k == d else balanced_map(d, k, seed)
+        index, scale = (np.arange(d), np.ones(d, np.float32)) if k == d else index_map(d, k, seed)
+        self.index, self.scale = torch.from_numpy(index), torch.from_numpy(scale)
 
     def forward(self):
         return (self.theta[self.index] * self.scale).reshape(1, *self.shape)
 
 
 class HashedLora(torch.nn.Module):
-    """A clip's LoRA on every conv of the frozen model (rank r: B [out, r] A [r, in*9]),
-    its entries read from one vector theta of length k through `balanced_map`, as the
-    paper's method. rank 0: the weight updates themselves are hashed (linear in theta).
-    theta starts small and random: at zero a product B A has no gradient."""
+    """A clip's LoRA on every conv of the frozen model, its entries read from one vector
+    theta of length k through `hashing::IndexMap` (`lora_train.hashing`), as the paper's
+    method: the slots of `lora_slots`, and conv i's update (A B)^T as [out, in, 3, 3].
+    theta starts small and random: at zero a product A B has no gradient."""
 
     def __init__(self, model, k, rank=1, seed=0, init=1e-2):
         super().__init__()
         self.rank, self.shapes = rank, model.lora_shapes()
-        self.sizes = [o * i if rank == 0 else rank * (o + i) for o, i in self.shapes]
-        d = sum(self.sizes)
-        self.index, self.scale = balanced_map(d, k, seed)
+        self.sizes = [rank * (o + i) for o, i in self.shapes]
+        index, scale = index_map(sum(self.sizes), k, seed)
+        self.index, self.scale = torch.from_numpy(index), torch.from_numpy(scale)
         g = torch.Generator().manual_seed(seed + 1)
-        self.theta = torch.nn.Parameter(init * torch.randn(k, generator=g) if rank else torch.zeros(k))
+        self.theta = torch.nn.Parameter(init * torch.randn(k, generator=g))
 
     def forward(self):
-        e = (self.theta[self.index] * self.scale).split(self.sizes)
-        out = []
-        for (o, i), v in zip(self.shapes, e):
-            w = v.reshape(o, i) if self.rank == 0 else v[: o * self.rank].reshape(o, self.rank) @ v[o * self.rank :].reshape(self.rank, i)
-            out.append(w.reshape(o, -1, 3, 3))
-        return out
+        return lora_updates(self.theta[self.index] * self.scale, self.shapes, self.rank)
+
+
+def lora_updates(entries, shapes, rank):
+    """Every conv's weight update from the LoRA entries, slot by slot: A [in*9, rank]
+    then B [rank, out] for each conv of `shapes` ((out, in*9) each, `lora_shapes`)."""
+    out, at = [], 0
+    for o, i in shapes:
+        a = entries[at : at + i * rank].reshape(i, rank)
+        b = entries[at + i * rank : at + rank * (i + o)].reshape(rank, o)
+        at += rank * (i + o)
+        out.append((a @ b).T.reshape(o, -1, 3, 3))
+    return out
 
 
 class Adapter(torch.nn.Module):
-    """What a clip's vector steers: `film`, `lora` (rank r) or `delta` (rank 0)."""
+    """What a clip's vector steers: the frozen model's `film` or its `lora`."""
 
     def __init__(self, model, kind, k, rank=1, seed=0):
         super().__init__()
         self.kind = kind
-        self.inner = Hashed(model.cfg, k, seed) if kind == "film" else HashedLora(model, k, rank if kind == "lora" else 0, seed)
+        self.inner = Hashed(model.cfg, k, seed) if kind == "film" else HashedLora(model, k, rank, seed)
         self.theta = self.inner.theta
 
     def kwargs(self, b):
@@ -259,7 +259,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--k", type=int, default=0)
     ap.add_argument("--model")
-    ap.add_argument("--adapter", choices=["film", "lora", "delta"], default="film")
+    ap.add_argument("--adapter", choices=["film", "lora"], default="lora")
     ap.add_argument("--rank", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)

@@ -6,6 +6,9 @@
 //! beside the condition as constant maps -> `depth` convs 3x3 + ReLU at `width`
 //! channels, each optionally modulated per clip, h <- h (1 + s_l) + b_l -> conv 3x3 ->
 //! pixel-shuffle -> + x.
+//!
+//! A clip's vector theta steers it as the paper's method does: through `hashing::IndexMap`
+//! into LoRA factors of every conv (`RestorerConfig::lora_slots`, `Restorer::adapted`).
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -14,6 +17,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::weights::{WeightError, Weights, conv2d};
+use crate::hashing::{LoraPart, LoraSlot};
 use crate::sketch::SketchParams;
 
 /// What the decoder knows of a clip's sketch, as the condition's channels, in order
@@ -47,6 +51,20 @@ impl RestorerConfig {
     pub fn macs_per_pixel(&self) -> usize {
         let (w, r) = (self.width, self.shuffle);
         9 * (self.inputs() * w + (self.depth - 1) * w * w + w * 3 * r * r) / (r * r)
+    }
+
+    /// The LoRA slots a clip's vector fills, in order: for each conv (`convs.{i}`, then
+    /// `out`) A [in·9, rank] then B [rank, out]. The conv's update is (A B)ᵀ as
+    /// [out, in, 3, 3] (PyTorch's layout).
+    pub fn lora_slots(&self, rank: usize) -> Vec<LoraSlot> {
+        let layers = (0..self.depth).map(|i| (format!("convs.{i}"), if i == 0 { self.inputs() } else { self.width }, self.width));
+        layers
+            .chain(std::iter::once(("out".to_string(), self.width, 3 * self.shuffle * self.shuffle)))
+            .flat_map(|(layer, cin, cout)| {
+                let (rank, cin, cout) = (rank as u32, 9 * cin as u32, cout as u32);
+                [LoraSlot { layer: layer.clone(), part: LoraPart::A, rows: cin, cols: rank }, LoraSlot { layer, part: LoraPart::B, rows: rank, cols: cout }]
+            })
+            .collect()
     }
 
     /// A new model: random hidden convs, a zero output conv (it starts as the identity).
@@ -104,6 +122,22 @@ impl Restorer {
             .map(|i| conv2d(w, &format!("convs.{i}."), [if i == 0 { config.inputs() } else { width }, width], 3, 1, true, device))
             .collect::<Result<_, _>>()?;
         Ok(Self { convs, out: conv2d(w, "out.", [width, 3 * r * r], 3, 1, true, device)?, shuffle: r, neighbours: config.neighbours })
+    }
+
+    /// This model with a clip's LoRA added to its convs' weights: `factors` are
+    /// `LoraMap::factors` over `RestorerConfig::lora_slots` (A, B for each conv).
+    pub fn adapted(&self, factors: &[Tensor<2>]) -> Self {
+        assert_eq!(factors.len(), 2 * (self.convs.len() + 1), "a restorer's LoRA has two factors per conv");
+        let add = |conv: &Conv2d, a: &Tensor<2>, b: &Tensor<2>| {
+            let [cout, cin, kh, kw] = conv.weight.dims();
+            let mut c = conv.clone();
+            c.weight = Param::from_tensor(conv.weight.val() + a.clone().matmul(b.clone()).transpose().reshape([cout, cin, kh, kw]));
+            c
+        };
+        let mut f = factors.chunks(2);
+        let convs = self.convs.iter().zip(&mut f).map(|(c, ab)| add(c, &ab[0], &ab[1])).collect();
+        let ab = f.next().expect("the output conv's factors");
+        Self { convs, out: add(&self.out, &ab[0], &ab[1]), shuffle: self.shuffle, neighbours: self.neighbours }
     }
 
     /// A clip's frames [T, 3, H, W] in [0, 1] from its sketch's frames `x` [T, 3, H, W],
