@@ -141,47 +141,34 @@ impl<'a> Problem<'a> {
             device,
         }
     }
+}
 
-    /// Flow-matching distortion of theta (continuous or quantised) at this step's times and noise.
-    fn distortion(&self, theta: Tensor<1>, step: usize) -> Tensor<1> {
-        let cfg = self.cfg;
-        let mut rng = crate::corpus::Rng::new(cfg.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let u = rng.uniform(0.0, 1.0);
-        let t: Vec<f32> = (0..cfg.batch).map(|j| ((j as f64 + u) / cfg.batch as f64) as f32 * self.t0).collect();
-        let e = match cfg.noise {
-            FitNoise::Decode => self.decode_noise.clone(),
-            FitNoise::Fresh => {
-                let n = self.shape.iter().product::<usize>();
-                Tensor::from_data(TensorData::new(noise::gaussian_vec(cfg.seed.wrapping_add(1 + step as u64), Stream::Initial, n), self.shape), &self.device)
-            }
-        };
-        let e = match &self.noise_shift {
-            Some(d) => e + d.clone(),
-            None => e,
-        };
-        let tt = Tensor::<1>::from_data(TensorData::new(t, [cfg.batch]), &self.device);
-        let t5 = tt.clone().reshape([cfg.batch, 1, 1, 1, 1]);
-        let xt = self.z0b.clone() * t5.clone().neg().add_scalar(1.0) + e.clone() * t5;
-        let factors = self.map.factors(theta, 1.0);
-        let v = self.model.forward_cond(xt, tt, self.cond.as_ref(), Some(&factors));
-        (v - (e - self.z0b.clone())).powi_scalar(2).mean()
-    }
+fn one(device: &Device, v: f32) -> Tensor<1> {
+    Tensor::<1>::from_data(TensorData::new(vec![v], [1]), device)
+}
 
-    fn one(&self, v: f32) -> Tensor<1> {
-        Tensor::<1>::from_data(TensorData::new(vec![v], [1]), &self.device)
-    }
+/// What the two stages minimise: a clip's distortion as a function of theta (on an
+/// autodiff device), for the diffusion model (`Problem`) or the restorer
+/// (`restore_fit`).
+pub trait Objective {
+    /// The distortion of theta (continuous or quantised) at fitting step `step`.
+    fn distortion(&self, theta: Tensor<1>, step: usize) -> Tensor<1>;
+    /// theta's length.
+    fn k(&self) -> usize;
+    fn device(&self) -> Device;
+    fn config(&self) -> &FitConfig;
 
     /// Stage 1: `cfg.stage1` steps of the continuous fit from a small random theta.
     /// `on_theta(step, theta)` sees theta before the steps listed in `at` (and at the end
     /// if `cfg.stage1` is listed). Returns theta and the mean loss of the last steps.
-    pub fn continuous(&self, mut on_progress: impl FnMut(Progress), at: &[usize], mut on_theta: impl FnMut(usize, &[f32])) -> (Vec<f32>, f64) {
-        let cfg = self.cfg;
-        let k = self.map.k();
+    fn continuous(&self, mut on_progress: impl FnMut(Progress), at: &[usize], mut on_theta: impl FnMut(usize, &[f32])) -> (Vec<f32>, f64) {
+        let cfg = self.config();
+        let k = self.k();
         let theta0: Vec<f32> = noise::gaussian_vec(cfg.seed ^ 0x7e7a, Stream::Initial, k).iter().map(|v| v * cfg.init_std).collect();
         let mut adapter = Adapter {
-            theta: Param::from_tensor(Tensor::from_data(TensorData::new(theta0, [k]), &self.device)),
-            rho: Param::from_tensor(self.one(0.0)),
-            log_b: Param::from_tensor(self.one(0.0)),
+            theta: Param::from_tensor(Tensor::from_data(TensorData::new(theta0, [k]), &self.device())),
+            rho: Param::from_tensor(one(&self.device(), 0.0)),
+            log_b: Param::from_tensor(one(&self.device(), 0.0)),
         };
         let mut optim = AdamConfig::new().init();
         let mut recent = Vec::new();
@@ -207,8 +194,8 @@ impl<'a> Problem<'a> {
 
     /// Stage 2: `cfg.stage2` steps of rate-distortion fine-tuning of `theta` with
     /// straight-through rounding, from `init_step` (or half theta's mean magnitude).
-    pub fn fine_tune(&self, theta: Vec<f32>, loss1: f64, init_step: Option<f32>, mut on_progress: impl FnMut(Progress)) -> Fitted {
-        let cfg = self.cfg;
+    fn fine_tune(&self, theta: Vec<f32>, loss1: f64, init_step: Option<f32>, mut on_progress: impl FnMut(Progress)) -> Fitted {
+        let cfg = self.config();
         let k = theta.len();
         let mean_abs = theta.iter().map(|v| v.abs()).sum::<f32>() / k.max(1) as f32;
         let step0 = init_step.unwrap_or((mean_abs / 2.0).max(1e-6));
@@ -216,9 +203,9 @@ impl<'a> Problem<'a> {
             return Fitted { theta, step: step0, loss1, loss2: None, bits: None };
         }
         let mut adapter = Adapter {
-            theta: Param::from_tensor(Tensor::from_data(TensorData::new(theta, [k]), &self.device)),
-            rho: Param::from_tensor(self.one(inverse_softplus(step0))),
-            log_b: Param::from_tensor(self.one((mean_abs / step0).max(0.1).ln())),
+            theta: Param::from_tensor(Tensor::from_data(TensorData::new(theta, [k]), &self.device())),
+            rho: Param::from_tensor(one(&self.device(), inverse_softplus(step0))),
+            log_b: Param::from_tensor(one(&self.device(), (mean_abs / step0).max(0.1).ln())),
         };
         let mut optim = AdamConfig::new().init();
         let (mut recent, mut bits) = (Vec::new(), 0.0);
@@ -240,6 +227,45 @@ impl<'a> Problem<'a> {
         let theta = adapter.theta.val().into_data().try_to_vec::<f32>().expect("f32");
         let step = scalar(softplus(adapter.rho.val(), 1.0)) as f32;
         Fitted { theta, step, loss1, loss2: Some(tail(&recent)), bits: Some(bits) }
+    }
+}
+
+impl Objective for Problem<'_> {
+    /// Flow-matching distortion of theta (continuous or quantised) at this step's times and noise.
+    fn distortion(&self, theta: Tensor<1>, step: usize) -> Tensor<1> {
+        let cfg = self.cfg;
+        let mut rng = crate::corpus::Rng::new(cfg.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let u = rng.uniform(0.0, 1.0);
+        let t: Vec<f32> = (0..cfg.batch).map(|j| ((j as f64 + u) / cfg.batch as f64) as f32 * self.t0).collect();
+        let e = match cfg.noise {
+            FitNoise::Decode => self.decode_noise.clone(),
+            FitNoise::Fresh => {
+                let n = self.shape.iter().product::<usize>();
+                Tensor::from_data(TensorData::new(noise::gaussian_vec(cfg.seed.wrapping_add(1 + step as u64), Stream::Initial, n), self.shape), &self.device)
+            }
+        };
+        let e = match &self.noise_shift {
+            Some(d) => e + d.clone(),
+            None => e,
+        };
+        let tt = Tensor::<1>::from_data(TensorData::new(t, [cfg.batch]), &self.device);
+        let t5 = tt.clone().reshape([cfg.batch, 1, 1, 1, 1]);
+        let xt = self.z0b.clone() * t5.clone().neg().add_scalar(1.0) + e.clone() * t5;
+        let factors = self.map.factors(theta, 1.0);
+        let v = self.model.forward_cond(xt, tt, self.cond.as_ref(), Some(&factors));
+        (v - (e - self.z0b.clone())).powi_scalar(2).mean()
+    }
+
+    fn k(&self) -> usize {
+        self.map.k()
+    }
+
+    fn device(&self) -> Device {
+        self.device.clone()
+    }
+
+    fn config(&self) -> &FitConfig {
+        self.cfg
     }
 }
 

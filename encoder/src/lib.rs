@@ -16,6 +16,7 @@ pub mod model;
 pub mod motion;
 pub mod output;
 pub mod pack;
+pub mod restore_fit;
 pub mod scaling;
 pub mod sketch;
 pub mod sketch_fit;

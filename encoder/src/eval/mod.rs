@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::encode::{self, Preset};
 use crate::error::CliError;
-use crate::fit::{FitNoise, Problem};
+use crate::fit::{FitNoise, Objective, Problem};
 use crate::media::{self, Select};
 use crate::metrics::{self, Scores};
 use bdrate::Point;

@@ -10,7 +10,7 @@
 //! A clip's vector theta steers it as the paper's method does: through `hashing::IndexMap`
 //! into LoRA factors of every conv (`RestorerConfig::lora_slots`, `Restorer::adapted`).
 
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, ParamId};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d, PixelShuffleConfig, PixelUnshuffleConfig};
 use burn::tensor::activation::relu;
@@ -124,6 +124,11 @@ impl Restorer {
         Ok(Self { convs, out: conv2d(w, "out.", [width, 3 * r * r], 3, 1, true, device)?, shuffle: r, neighbours: config.neighbours })
     }
 
+    /// Sketch frames read on each side of the restored one.
+    pub fn neighbours(&self) -> usize {
+        self.neighbours
+    }
+
     /// This model with a clip's LoRA added to its convs' weights: `factors` are
     /// `LoraMap::factors` over `RestorerConfig::lora_slots` (A, B for each conv).
     pub fn adapted(&self, factors: &[Tensor<2>]) -> Self {
@@ -131,7 +136,7 @@ impl Restorer {
         let add = |conv: &Conv2d, a: &Tensor<2>, b: &Tensor<2>| {
             let [cout, cin, kh, kw] = conv.weight.dims();
             let mut c = conv.clone();
-            c.weight = Param::from_tensor(conv.weight.val() + a.clone().matmul(b.clone()).transpose().reshape([cout, cin, kh, kw]));
+            c.weight = Param::initialized(ParamId::new(), conv.weight.val() + a.clone().matmul(b.clone()).transpose().reshape([cout, cin, kh, kw]));
             c
         };
         let mut f = factors.chunks(2);
