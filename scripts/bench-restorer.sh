@@ -5,9 +5,11 @@
 # beside the header). Prints markdown for docs/BENCHMARKS.md's "The restorer":
 #   - the sketch's own slope: every score at the three budgets;
 #   - at 2,384 bytes: the sketch alone, + the generic restorer ($MODEL, a restore_train
-#     checkpoint), + a FiLM fitted to the clip (k = $ADAPT_K values, unquantised), and a
-#     restorer overfitted to the clip alone ($OVERFIT_MINUTES minutes, the ceiling).
-# About 15 minutes for the pairs, plus 3 x $OVERFIT_MINUTES (default 12) on one core.
+#     checkpoint or an exported .safetensors), and a restorer overfitted to the clip
+#     alone ($OVERFIT_MINUTES minutes, the ceiling);
+#   - at about 2,384 bytes in all: the sketch at 2,334 bytes + the restorer + the clip's
+#     vector (k = $ADAPT_K values through the index map into LoRA, quantised, ~50 bytes).
+# About 20 minutes for the pairs, plus 3 x $OVERFIT_MINUTES (default 12) on one core.
 # Needs ffmpeg, PyTorch and the data of fetch-data.sh --test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +25,7 @@ names=()
 while read -r path start; do
     path=$(eval echo "$path")
     name=$(basename "$path" .avi)
-    for b in 2184 2384 2584; do
+    for b in 2184 2334 2384 2584; do
         [ -f "$pairs/$name-$b.bin" ] || target/release/examples/sketch_pairs "$pairs" --input "$path" --start "$start" --frames 16 --size 256 --bytes $b --name "$name-$b" 2>/dev/null
     done
     names+=("$name")
@@ -37,5 +39,10 @@ done
 echo
 echo "### At 2,384 bytes"
 model=()
-[ -n "${MODEL:-}" ] && model=(--model "$MODEL" --adapt-k "${ADAPT_K:-0,64}")
+[ -n "${MODEL:-}" ] && model=(--model "$MODEL")
 python3 -m lora_train.restore_bench --pairs "$pairs" --names "$(list 2384)" --ffmpeg "$vmaf" "${model[@]}" --overfit-minutes "${OVERFIT_MINUTES:-12}"
+if [ -n "${MODEL:-}" ]; then
+    echo
+    echo "### The clip's vector at equal bytes (the sketch at 2,334 bytes)"
+    python3 -m lora_train.restore_bench --pairs "$pairs" --names "$(list 2334)" --ffmpeg "$vmaf" "${model[@]}" --adapt-k "${ADAPT_K:-128}"
+fi

@@ -76,3 +76,30 @@ pub fn fit(problem: &RestoreProblem, mut on_progress: impl FnMut(Progress)) -> F
     let (theta, loss1) = problem.continuous(&mut on_progress, &[], |_, _| {});
     problem.fine_tune(theta, loss1, None, on_progress)
 }
+
+#[cfg(test)]
+mod tests {
+    use lora_video_shared::model::restorer::RestorerConfig;
+
+    use super::*;
+    use crate::fit::FitNoise;
+
+    #[test]
+    fn the_fit_lowers_the_restorers_error() {
+        let device = Device::flex().autodiff();
+        let config = RestorerConfig { width: 8, depth: 2, ..RestorerConfig::base() };
+        let model = config.init(&device);
+        let map = LoraMap::new(&config.lora_slots(1), 16, 3, &device).unwrap();
+        let sketch = Tensor::<4>::random([4, 3, 16, 16], burn::tensor::Distribution::Uniform(0.0, 1.0), &device);
+        let source = sketch.clone().mul_scalar(0.7).add_scalar(0.2);
+        let cfg = FitConfig { stage1: 80, stage2: 0, batch: 4, lr: 3e-2, lambda: 0.0, noise: FitNoise::Decode, sampler_seed: 0, seed: 5, init_std: 0.05 };
+        let problem = RestoreProblem::new(&model, &map, sketch, source, vec![[0.5; 6]; 4], 16, &cfg);
+        let error = |theta: &[f32]| {
+            let theta = Tensor::from_data(TensorData::new(theta.to_vec(), [16]), &device);
+            f64::from(problem.distortion(theta, 0).into_data().to_vec::<f32>().unwrap()[0])
+        };
+        let fitted = fit(&problem, |_| {});
+        let (before, after) = (error(&[0.0; 16]), error(&fitted.theta));
+        assert!(after < 0.85 * before, "the clip's vector must fit: {before} -> {after}");
+    }
+}
