@@ -96,7 +96,7 @@ mod tests {
         let problem = RestoreProblem::new(&model, &map, sketch, source, vec![[0.5; 6]; 4], 16, &cfg);
         let error = |theta: &[f32]| {
             let theta = Tensor::from_data(TensorData::new(theta.to_vec(), [16]), &device);
-            f64::from(problem.distortion(theta, 0).into_data().to_vec::<f32>().unwrap()[0])
+            f64::from(problem.distortion(theta, 0).into_data().try_to_vec::<f32>().unwrap()[0])
         };
         let fitted = fit(&problem, |_| {});
         let (before, after) = (error(&[0.0; 16]), error(&fitted.theta));
