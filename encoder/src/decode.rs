@@ -14,7 +14,7 @@ use lora_video_shared::model::render::{self, Controls, Frames, Merge, Render, Re
 use serde::Serialize;
 
 use crate::error::CliError;
-use crate::info::read_limited;
+use crate::io::read_limited;
 use crate::io::progress;
 use crate::model::load_base;
 use crate::output;

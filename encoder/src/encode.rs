@@ -10,13 +10,14 @@ use burn::tensor::{Device, Tensor, TensorData};
 use lora_video_shared::entropy::{Prior, PriorKind};
 use lora_video_shared::format::{self, Bitstream, Fps, Header, Lora, LoraTargets, Sampler};
 use lora_video_shared::model::base::BaseModel;
-use lora_video_shared::model::render::{self, Frames, Render};
+use lora_video_shared::model::render::{self, Render};
 use lora_video_shared::model::taef2;
 use lora_video_shared::quant;
 use serde::Serialize;
 
 use crate::error::CliError;
 use crate::fit::{self, FitConfig, FitNoise};
+use crate::info::{Parts, header_len_without_scaling};
 use crate::io::{progress, write_atomic};
 use crate::media::{self, Select};
 use crate::model::{load_base, load_taef2_encoder};
@@ -143,25 +144,6 @@ pub struct Summary {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Parts {
-    pub sketch: usize,
-    pub vector: usize,
-    pub scaling: usize,
-    pub other: usize,
-}
-
-impl Parts {
-    /// The bytes of each part of `clip`.
-    pub fn of(clip: &Bitstream) -> Self {
-        let h = &clip.header;
-        let sketch = h.sketch.as_ref().map_or(0, |s| s.section_len());
-        let scaling = h.header_len() - template_len_without_scaling(h);
-        let vector = clip.payload.len();
-        Self { sketch, vector, scaling, other: clip.len() - sketch - scaling - vector }
-    }
-}
-
-#[derive(Debug, Serialize)]
 pub struct Seconds {
     pub read: f64,
     pub latents: f64,
@@ -173,15 +155,6 @@ fn since(t: Instant) -> f64 {
     (t.elapsed().as_secs_f64() * 100.0).round() / 100.0
 }
 
-/// Frames of planar [T, 3, H, W] images as `Frames`.
-pub fn frames_of(images: &[image::RgbImage]) -> Frames {
-    Frames {
-        width: images[0].width() as usize,
-        height: images[0].height() as usize,
-        count: images.len(),
-        rgb: images.iter().flat_map(|i| i.as_raw().iter().copied()).collect(),
-    }
-}
 
 /// Model-space latents [1, T, C, h, w] of frames [T, 3, H, W].
 pub fn latents(base: &BaseModel, encoder: &taef2::Encoder, frames: &[image::RgbImage], device: &Device) -> Tensor<5> {
@@ -249,11 +222,6 @@ pub fn fit_budget(template: &Header, theta: &[f32], step: f32, budget: usize) ->
         }
     }
     Ok(best)
-}
-
-/// The header's length without its scaling section.
-fn template_len_without_scaling(h: &Header) -> usize {
-    Header { scaling: None, ..h.clone() }.header_len()
 }
 
 /// What a byte budget leaves for the sketch beside the fixed parts of `template`
@@ -327,7 +295,7 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let fps = o.fps.unwrap_or(video.fps);
     let frames: Vec<_> = video.frames.iter().map(|f| media::cover(f, w, h)).collect();
     if let Some(p) = &o.write_source {
-        output::write(p, &frames_of(&frames), fps)?;
+        output::write(p, &output::frames_of(&frames), fps)?;
     }
     let read_s = since(started);
     let log = |msg: String| {
@@ -414,7 +382,7 @@ pub fn run(o: &EncodeOptions, out: &mut dyn Write) -> Result<(), CliError> {
             eta: cfg.eta,
             choose: cfg.choose,
             choice_bits: clip.header.scaling.as_ref().map_or(0, |s| s.choice_bits()),
-            section_bytes: before - template_len_without_scaling(&clip.header),
+            section_bytes: before - header_len_without_scaling(&clip.header),
             unscaled_latent_mse,
             seconds,
         });

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use lora_video_shared::format::{self, Bitstream, LoraTargets};
+use lora_video_shared::format::{self, Bitstream, Header, LoraTargets};
 use lora_video_shared::model::base::Architecture;
 use lora_video_shared::model::taef2;
 use lora_video_shared::package::{self, Package, TensorData};
@@ -11,15 +11,31 @@ use lora_video_shared::to_hex;
 use serde::Serialize;
 
 use crate::error::CliError;
+use crate::io::read_limited;
 
-/// Reads a whole input file, refusing anything larger than `limit` before reading it.
-pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, CliError> {
-    let io = |source| CliError::Io { path: path.to_path_buf(), source };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > limit {
-        return Err(CliError::bad_input(path, format!("file is {len} bytes, more than the limit of {limit}")));
+/// The bytes of each part of a clip: sketch, vector, scaling choices, the rest.
+#[derive(Debug, Serialize)]
+pub struct Parts {
+    pub sketch: usize,
+    pub vector: usize,
+    pub scaling: usize,
+    pub other: usize,
+}
+
+impl Parts {
+    /// The bytes of each part of `clip`.
+    pub fn of(clip: &Bitstream) -> Self {
+        let h = &clip.header;
+        let sketch = h.sketch.as_ref().map_or(0, |s| s.section_len());
+        let scaling = h.header_len() - header_len_without_scaling(h);
+        let vector = clip.payload.len();
+        Self { sketch, vector, scaling, other: clip.len() - sketch - scaling - vector }
     }
-    std::fs::read(path).map_err(io)
+}
+
+/// The header's length without its scaling section.
+pub fn header_len_without_scaling(h: &Header) -> usize {
+    Header { scaling: None, ..h.clone() }.header_len()
 }
 
 #[derive(Serialize)]
@@ -34,7 +50,7 @@ struct ClipInfo<'a> {
     /// Bits of the inference-time-scaling choices.
     scaling_bits: usize,
     /// Bytes of each part: sketch, vector, scaling, the rest.
-    parts: crate::encode::Parts,
+    parts: Parts,
     header: &'a format::Header,
 }
 
@@ -95,7 +111,7 @@ fn clip(path: &Path, bytes: &[u8], json: bool) -> Result<String, CliError> {
         duration_s,
         kbps: bytes.len() as f64 * 8.0 / duration_s / 1000.0,
         scaling_bits: h.scaling.as_ref().map_or(0, |s| s.choice_bits()),
-        parts: crate::encode::Parts::of(&clip),
+        parts: Parts::of(&clip),
         header: h,
     };
     if json {

@@ -48,3 +48,13 @@ pub fn progress(len: u64, label: &str, quiet: bool) -> indicatif::ProgressBar {
     bar.set_prefix(label.to_string());
     bar
 }
+
+/// Reads a whole input file, refusing anything larger than `limit` before reading it.
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, CliError> {
+    let io = |source| CliError::Io { path: path.to_path_buf(), source };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > limit {
+        return Err(CliError::bad_input(path, format!("file is {len} bytes, more than the limit of {limit}")));
+    }
+    std::fs::read(path).map_err(io)
+}

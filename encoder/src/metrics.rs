@@ -136,7 +136,7 @@ pub fn vmaf(ffmpeg: &Path, reference: &[RgbImage], test: &[RgbImage]) -> Result<
     let result = (|| {
         let (r, t, log) = (dir.join("reference.y4m"), dir.join("test.y4m"), dir.join("vmaf.json"));
         for (path, frames) in [(&r, &reference[..n]), (&t, &test[..n])] {
-            crate::io::write_atomic(path, &crate::output::y4m_bytes(&crate::encode::frames_of(frames), (24, 1)))?;
+            crate::io::write_atomic(path, &crate::output::y4m_bytes(&crate::output::frames_of(frames), (24, 1)))?;
         }
         let filter = format!("[0:v][1:v]libvmaf=n_threads=2:model=version=vmaf_v0.6.1\\\\:name=vmaf|version=vmaf_v0.6.1neg\\\\:name=vmaf_neg:log_fmt=json:log_path={}", log.display());
         let status = std::process::Command::new(ffmpeg)

@@ -8,7 +8,7 @@ use lora_video_shared::model::taef2;
 use lora_video_shared::package::MAX_PACKAGE_BYTES;
 
 use crate::error::CliError;
-use crate::info::read_limited;
+use crate::io::read_limited;
 
 /// The base model: the flag, $LORA_VIDEO_MODEL, or `base.lvm` in the working directory.
 pub fn model_path(flag: Option<PathBuf>) -> PathBuf {

@@ -13,6 +13,16 @@ use crate::error::CliError;
 use crate::io::{io_err, temp_path, write_atomic};
 use crate::media;
 
+/// RGB images (all the same size) as `Frames`.
+pub fn frames_of(images: &[image::RgbImage]) -> Frames {
+    Frames {
+        width: images[0].width() as usize,
+        height: images[0].height() as usize,
+        count: images.len(),
+        rgb: images.iter().flat_map(|i| i.as_raw().iter().copied()).collect(),
+    }
+}
+
 /// Frame `i` as an image.
 pub fn image(frames: &Frames, i: usize) -> RgbImage {
     RgbImage::from_raw(frames.width as u32, frames.height as u32, frames.frame(i).to_vec()).expect("frame size")

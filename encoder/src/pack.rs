@@ -10,7 +10,7 @@ use lora_video_shared::package::{self, Package};
 use lora_video_shared::to_hex;
 
 use crate::error::CliError;
-use crate::info::read_limited;
+use crate::io::read_limited;
 use crate::io::write_atomic;
 
 pub fn run(denoiser: &Path, taef2_dir: &Path, out_path: &Path, out: &mut dyn Write) -> Result<(), CliError> {

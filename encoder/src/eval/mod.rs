@@ -459,7 +459,7 @@ pub fn run_eval(a: &EvalArgs, out: &mut dyn Write) -> Result<(), CliError> {
         std::fs::create_dir_all(&dir).map_err(crate::io::io_err(&dir))?;
         let (images, fps) = frames(spec, &a.clips)?;
         let source = dir.join("source.y4m");
-        crate::io::write_atomic(&source, &crate::output::y4m_bytes(&encode::frames_of(&images), fps))?;
+        crate::io::write_atomic(&source, &crate::output::y4m_bytes(&crate::output::frames_of(&images), fps))?;
         log(a.clips.quiet, format!("{}: {} frames at {}x{}", spec.name, images.len(), a.clips.size.0, a.clips.size.1));
         let mut rows = lora_points(&s, spec, &images, fps, a, &dir)?;
         let targets: Vec<usize> = rows.iter().filter(|r| r.codec == LORA).map(|r| r.bytes).collect();
