@@ -5,14 +5,15 @@
 //! `--k K`: also fits a clip's vector of K values to the pair (`restore_fit`: LoRA of
 //! rank `--rank 1` on every conv through the index map of `--hash-seed 0`; `--steps 300`
 //! continuous, then a third as many rate-distortion steps at `--lambda 1e-7` per bit) and
-//! prints the restored PSNR with theta quantised, and its bytes under a Laplace prior.
+//! prints the restored PSNR with theta quantised, and its bytes under the prior `encode`
+//! fits (`Prior::fit`).
 //! `cargo run --release -p lora-video --example restore_pair -- MODEL.safetensors PAIRS_DIR NAME.bin [--png DIR] [--k 128]`
 
 use std::path::Path;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use lora_video::fit::{FitConfig, FitNoise};
-use lora_video::restore_fit::{self, RestoreProblem};
+use lora_video::fit::{FitConfig, FitNoise, Objective};
+use lora_video::restore_fit::RestoreProblem;
 use lora_video_shared::entropy::{Prior, PriorKind};
 use lora_video_shared::model::lora::LoraMap;
 use lora_video_shared::model::restorer::{Restorer, RestorerConfig, condition};
@@ -66,12 +67,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let map_ad = LoraMap::new(&slots, k, seed, &ad)?;
         let t1 = std::time::Instant::now();
         let problem = RestoreProblem::new(&Restorer::load(&config, &w, &ad)?, &map_ad, on(&sketch), on(&src), cond.clone(), 96, &cfg);
-        let fitted = restore_fit::fit(&problem, |_| {});
+        let fitted = problem.run(None, |_| {});
         let fit_seconds = t1.elapsed().as_secs_f64();
         let q = quant::quantize(&fitted.theta, fitted.step);
-        let scale = (q.iter().map(|v| f64::from(v.abs())).sum::<f64>() / q.len() as f64).max(0.05) as f32;
-        let (lo, hi) = (q.iter().copied().min().unwrap_or(0), q.iter().copied().max().unwrap_or(0));
-        let bits = Prior { kind: PriorKind::Laplace, scale, min: lo.min(-1) as i16, max: hi.max(1) as i16 }.bits(&q)?;
+        let bits = Prior::fit(PriorKind::Laplace, &q).bits(&q)?;
         let theta = Tensor::from_data(TensorData::new(quant::dequantize(&q, fitted.step), [k as usize]), &device);
         let adapted = restorer.adapted(&LoraMap::new(&slots, k, seed, &device)?.factors(theta, 1.0));
         restored = adapted.restore(x, &cond, None).into_data().try_to_vec().map_err(|e| format!("{e:?}"))?;

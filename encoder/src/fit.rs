@@ -228,6 +228,13 @@ pub trait Objective {
         let step = scalar(softplus(adapter.rho.val(), 1.0)) as f32;
         Fitted { theta, step, loss1, loss2: Some(tail(&recent)), bits: Some(bits) }
     }
+
+    /// Both stages: `cfg.stage1` continuous steps, then `cfg.stage2` rate-distortion
+    /// steps from `init_step`.
+    fn run(&self, init_step: Option<f32>, mut on_progress: impl FnMut(Progress)) -> Fitted {
+        let (theta, loss1) = self.continuous(&mut on_progress, &[], |_, _| {});
+        self.fine_tune(theta, loss1, init_step, on_progress)
+    }
 }
 
 impl Objective for Problem<'_> {
@@ -277,10 +284,8 @@ fn tail(v: &[f64]) -> f64 {
 /// Fits theta (length `map.k()`) to `z0` [1, T, C, h, w] (model space) under the sketch
 /// input `sketch`, then, when
 /// `cfg.stage2 > 0`, fine-tunes it for rate and distortion from `init_step`.
-pub fn fit(model: &Denoiser, map: &LoraMap, z0: &Tensor<5>, sketch: Option<&SketchInput>, sampler_shape: [usize; 5], cfg: &FitConfig, init_step: Option<f32>, mut on_progress: impl FnMut(Progress)) -> Fitted {
-    let problem = Problem::new(model, map, z0, sketch, sampler_shape, cfg);
-    let (theta, loss1) = problem.continuous(&mut on_progress, &[], |_, _| {});
-    problem.fine_tune(theta, loss1, init_step, on_progress)
+pub fn fit(model: &Denoiser, map: &LoraMap, z0: &Tensor<5>, sketch: Option<&SketchInput>, sampler_shape: [usize; 5], cfg: &FitConfig, init_step: Option<f32>, on_progress: impl FnMut(Progress)) -> Fitted {
+    Problem::new(model, map, z0, sketch, sampler_shape, cfg).run(init_step, on_progress)
 }
 
 /// Cosine decay from 1 to 0.1 over `total` steps, after a short warm-up.

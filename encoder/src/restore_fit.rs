@@ -1,7 +1,7 @@
 //! Fitting a clip's vector theta to the restorer (issue 34): the frozen restorer, adapted
 //! by theta through the index map into LoRA factors of every conv (`Restorer::adapted`),
 //! restores random crops of random sketch frames; the distortion is their squared error
-//! against the clip's frames, in `fit`'s two stages (continuous, then rate-distortion).
+//! against the clip's frames, in `fit`'s two stages (`Objective::run`).
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -9,7 +9,7 @@ use lora_video_shared::model::lora::LoraMap;
 use lora_video_shared::model::restorer::Restorer;
 
 use crate::corpus::Rng;
-use crate::fit::{FitConfig, Fitted, Objective, Progress};
+use crate::fit::{FitConfig, Objective};
 
 /// One clip's fitting problem on an autodiff device.
 pub struct RestoreProblem<'a> {
@@ -70,13 +70,6 @@ impl Objective for RestoreProblem<'_> {
     }
 }
 
-/// Fits theta (length `map.k()`) for the clip: `cfg.stage1` continuous steps, then
-/// `cfg.stage2` rate-distortion steps.
-pub fn fit(problem: &RestoreProblem, mut on_progress: impl FnMut(Progress)) -> Fitted {
-    let (theta, loss1) = problem.continuous(&mut on_progress, &[], |_, _| {});
-    problem.fine_tune(theta, loss1, None, on_progress)
-}
-
 #[cfg(test)]
 mod tests {
     use lora_video_shared::model::restorer::RestorerConfig;
@@ -98,7 +91,7 @@ mod tests {
             let theta = Tensor::from_data(TensorData::new(theta.to_vec(), [16]), &device);
             f64::from(problem.distortion(theta, 0).into_data().try_to_vec::<f32>().unwrap()[0])
         };
-        let fitted = fit(&problem, |_| {});
+        let fitted = problem.run(None, |_| {});
         let (before, after) = (error(&[0.0; 16]), error(&fitted.theta));
         assert!(after < 0.85 * before, "the clip's vector must fit: {before} -> {after}");
     }

@@ -297,8 +297,7 @@ fn fit_clip(s: &Setup, images: &[RgbImage], template: lora_video_shared::format:
     let z0_ad = Tensor::<5>::from_data(z0.clone().into_data(), &ad);
     let sketch = render::condition(&s.base, &Render::of(&template), &s.device).map_err(|e| CliError::Usage(e.to_string()))?;
     let problem = Problem::new(&denoiser, &map, &z0_ad, sketch.as_ref(), render::latent_shape(&s.base, &template), &cfg);
-    let (theta, loss1) = problem.continuous(|_| {}, &[], |_, _| {});
-    let fitted = problem.fine_tune(theta, loss1, None, |_| {});
+    let fitted = problem.run(None, |_| {});
     Ok(Fit { template, z0, fitted, seconds: started.elapsed().as_secs_f64() })
 }
 
